@@ -1,0 +1,155 @@
+"""Black-Scholes (index options) and Black-76 (options on VIX futures) prices, greeks and implied vol.
+
+One implementation serves the strategy core (greek fallback), the simulator (model greeks it publishes)
+and the backtest (condor marks), so that every venue prices alike. Conventions follow IB's model greeks:
+`vega` is per 1 vol point (sigma + 0.01), `theta` per calendar day, `t` in years (ACT/365).
+Scalar functions use `math` for speed on small books; `*_vec` variants take numpy arrays for the backtest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Right = Literal["C", "P"]
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+MIN_T = 1e-6  # years; below this an option is priced at intrinsic value
+MIN_VOL = 1e-4
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks:
+    price: float
+    delta: float
+    gamma: float
+    vega: float  # per 1 vol point
+    theta: float  # per calendar day
+
+
+def norm_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / _SQRT2))
+
+
+def norm_pdf(x: float) -> float:
+    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+def _check_right(right: str) -> None:
+    if right not in ("C", "P"):
+        raise ValueError(f"option right must be 'C' or 'P', got {right!r}")
+
+
+def bs_greeks(
+    spot: float, strike: float, t: float, rate: float, vol: float, right: Right, div_yield: float = 0.0
+) -> Greeks:
+    """Price and greeks of a European option on an index paying a continuous dividend yield."""
+    _check_right(right)
+    if spot <= 0 or strike <= 0:
+        raise ValueError(f"spot and strike must be positive, got spot={spot} strike={strike}")
+    if t <= MIN_T or vol <= MIN_VOL:
+        intrinsic = max(spot - strike, 0.0) if right == "C" else max(strike - spot, 0.0)
+        itm = (spot > strike) if right == "C" else (spot < strike)
+        delta = (1.0 if itm else 0.0) if right == "C" else (-1.0 if itm else 0.0)
+        return Greeks(intrinsic, delta, 0.0, 0.0, 0.0)
+    sqrt_t = math.sqrt(t)
+    d1 = (math.log(spot / strike) + (rate - div_yield + 0.5 * vol * vol) * t) / (vol * sqrt_t)
+    d2 = d1 - vol * sqrt_t
+    disc_r = math.exp(-rate * t)
+    disc_q = math.exp(-div_yield * t)
+    pdf_d1 = norm_pdf(d1)
+    gamma = disc_q * pdf_d1 / (spot * vol * sqrt_t)
+    vega = spot * disc_q * pdf_d1 * sqrt_t * 0.01
+    decay = -spot * disc_q * pdf_d1 * vol / (2.0 * sqrt_t)
+    if right == "C":
+        nd1, nd2 = norm_cdf(d1), norm_cdf(d2)
+        price = spot * disc_q * nd1 - strike * disc_r * nd2
+        delta = disc_q * nd1
+        theta = decay - rate * strike * disc_r * nd2 + div_yield * spot * disc_q * nd1
+    else:
+        nmd1, nmd2 = norm_cdf(-d1), norm_cdf(-d2)
+        price = strike * disc_r * nmd2 - spot * disc_q * nmd1
+        delta = -disc_q * nmd1
+        theta = decay + rate * strike * disc_r * nmd2 - div_yield * spot * disc_q * nmd1
+    return Greeks(max(price, 0.0), delta, gamma, vega, theta / 365.0)
+
+
+def bs_price(
+    spot: float, strike: float, t: float, rate: float, vol: float, right: Right, div_yield: float = 0.0
+) -> float:
+    return bs_greeks(spot, strike, t, rate, vol, right, div_yield).price
+
+
+def black76_greeks(forward: float, strike: float, t: float, rate: float, vol: float, right: Right) -> Greeks:
+    """Black-76 for options on a futures price (VIX options are priced off the same-expiry VX future)."""
+    g = bs_greeks(forward, strike, t, rate, vol, right, div_yield=rate)
+    return g
+
+
+def implied_vol(
+    price: float,
+    spot: float,
+    strike: float,
+    t: float,
+    rate: float,
+    right: Right,
+    div_yield: float = 0.0,
+    lo: float = 1e-3,
+    hi: float = 5.0,
+    tol: float = 1e-7,
+) -> float | None:
+    """Bisection implied vol; None when the price is outside the no-arbitrage band (never a guess)."""
+    if not (math.isfinite(price) and price > 0) or t <= MIN_T:
+        return None
+    p_lo = bs_price(spot, strike, t, rate, lo, right, div_yield)
+    p_hi = bs_price(spot, strike, t, rate, hi, right, div_yield)
+    if not (p_lo - tol <= price <= p_hi + tol):
+        return None
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if bs_price(spot, strike, t, rate, mid, right, div_yield) < price:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < tol:
+            break
+    return 0.5 * (lo + hi)
+
+
+def _norm_cdf_vec(x: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr  # local import keeps scipy optional for scalar users
+
+    return ndtr(x)
+
+
+def bs_price_vec(
+    spot: np.ndarray | float,
+    strike: np.ndarray | float,
+    t: np.ndarray | float,
+    rate: np.ndarray | float,
+    vol: np.ndarray | float,
+    is_call: np.ndarray | bool,
+    div_yield: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """Vectorised Black-Scholes price; expired or zero-vol options are worth intrinsic value."""
+    spot, strike, t, rate, vol, is_call, div_yield = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (spot, strike, t, rate, vol, is_call, div_yield))
+    )
+    is_call = is_call.astype(bool)
+    intrinsic = np.where(is_call, np.maximum(spot - strike, 0.0), np.maximum(strike - spot, 0.0))
+    live = (t > MIN_T) & (vol > MIN_VOL)
+    safe_t = np.where(live, t, 1.0)
+    safe_vol = np.where(live, vol, 1.0)
+    sqrt_t = np.sqrt(safe_t)
+    d1 = (np.log(spot / strike) + (rate - div_yield + 0.5 * safe_vol**2) * safe_t) / (safe_vol * sqrt_t)
+    d2 = d1 - safe_vol * sqrt_t
+    disc_r = np.exp(-rate * safe_t)
+    disc_q = np.exp(-div_yield * safe_t)
+    call = spot * disc_q * _norm_cdf_vec(d1) - strike * disc_r * _norm_cdf_vec(d2)
+    put = strike * disc_r * _norm_cdf_vec(-d2) - spot * disc_q * _norm_cdf_vec(-d1)
+    price = np.where(is_call, call, put)
+    return np.where(live, np.maximum(price, 0.0), intrinsic)

@@ -1,0 +1,73 @@
+"""Black-Scholes against textbook values, put-call parity, finite-difference greeks and the vector form."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.pricing.black_scholes import bs_greeks, bs_price, bs_price_vec, implied_vol
+
+
+def test_hull_example_call_and_put():
+    # Hull, Options Futures and Other Derivatives, Example 15.6: S=42, K=40, r=10%, sigma=20%, T=0.5
+    assert bs_price(42, 40, 0.5, 0.10, 0.20, "C") == pytest.approx(4.76, abs=0.005)
+    assert bs_price(42, 40, 0.5, 0.10, 0.20, "P") == pytest.approx(0.81, abs=0.005)
+
+
+@given(
+    spot=st.floats(50, 6000),
+    moneyness=st.floats(0.6, 1.4),
+    t=st.floats(0.01, 2.0),
+    vol=st.floats(0.05, 1.5),
+    rate=st.floats(0.0, 0.08),
+)
+def test_put_call_parity(spot, moneyness, t, vol, rate):
+    strike = spot * moneyness
+    call = bs_price(spot, strike, t, rate, vol, "C")
+    put = bs_price(spot, strike, t, rate, vol, "P")
+    assert call - put == pytest.approx(spot - strike * math.exp(-rate * t), rel=1e-9, abs=1e-7 * spot)
+
+
+@pytest.mark.parametrize("right", ["C", "P"])
+def test_greeks_match_finite_differences(right):
+    s, k, t, r, v = 5500.0, 5300.0, 45 / 365, 0.04, 0.17
+    g = bs_greeks(s, k, t, r, v, right)
+    h = 0.5
+    assert g.delta == pytest.approx(
+        (bs_price(s + h, k, t, r, v, right) - bs_price(s - h, k, t, r, v, right)) / (2 * h), rel=1e-5
+    )
+    vega_fd = (bs_price(s, k, t, r, v + 1e-4, right) - bs_price(s, k, t, r, v - 1e-4, right)) / 2e-4 * 0.01
+    assert g.vega == pytest.approx(vega_fd, rel=1e-5)
+    theta_fd = bs_price(s, k, t - 1 / 365, r, v, right) - g.price
+    assert g.theta == pytest.approx(theta_fd, rel=2e-2)
+
+
+def test_implied_vol_round_trip_and_refusal():
+    price = bs_price(5500, 5600, 0.1, 0.03, 0.22, "C")
+    assert implied_vol(price, 5500, 5600, 0.1, 0.03, "C") == pytest.approx(0.22, abs=1e-6)
+    assert implied_vol(float("nan"), 5500, 5600, 0.1, 0.03, "C") is None
+    assert implied_vol(1e6, 5500, 5600, 0.1, 0.03, "C") is None  # above the no-arbitrage bound
+
+
+def test_vector_matches_scalar_including_expired():
+    spots = np.array([5000.0, 5500.0, 6000.0, 5500.0])
+    strikes = np.array([5200.0, 5500.0, 5800.0, 5400.0])
+    ts = np.array([0.2, 0.05, 0.0, 0.3])
+    calls = np.array([True, False, True, False])
+    vec = bs_price_vec(spots, strikes, ts, 0.02, 0.2, calls)
+    scalar = [
+        bs_price(s, k, t, 0.02, 0.2, "C" if c else "P") for s, k, t, c in zip(spots, strikes, ts, calls, strict=True)
+    ]
+    assert vec == pytest.approx(scalar, rel=1e-10)
+    assert vec[2] == pytest.approx(200.0)  # expired call = intrinsic
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="right"):
+        bs_price(100, 100, 0.1, 0.0, 0.2, "X")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive"):
+        bs_price(0, 100, 0.1, 0.0, 0.2, "C")
