@@ -2,8 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from bot.settings.base import Section
 
 
 class ExecutionSettings(Section):
-    """Filled in by the room that owns it; every field needs a description."""
+    """How an accepted intent becomes limit orders. Market orders do not exist in this bot."""
+
+    ladder_steps: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="limit-price steps per intent: the first at mid, the last at the far side (ask to buy, bid to "
+        "sell), evenly spaced, never past the intent's limit; then the rest is cancelled",
+    )
+    step_interval_s: float = Field(
+        20.0, gt=0, le=3600, description="seconds each ladder step works before it is cancelled and re-priced"
+    )
+    cancel_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="seconds to wait for the broker to confirm a cancel; without confirmation the intent stops as "
+        "unresolved and nothing more is sent for it",
+    )
+    quote_wait_s: float = Field(
+        5.0, gt=0, le=600, description="seconds to wait for a valid two-sided quote before pricing a step"
+    )
+    max_quote_age_s: float = Field(
+        30.0, gt=0, le=3600, description="a quote older than this is not used to price a step (wait for a new one)"
+    )
+    reconnect_wait_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="after a dropped connection mid-ladder, seconds to wait for the reconnect and reconciliation "
+        "before the intent is reported interrupted (it is reconciled again when retried)",
+    )
+    roll_open_after_close: bool = Field(
+        True,
+        description="VX roll (a close and an open sharing a group): send the open only after the close has "
+        "completely filled; false works both at once",
+    )
+    outside_rth: bool = Field(
+        False, description="let orders fill outside regular trading hours (matters for VIXY; VX trades ~24h anyway)"
+    )
+    shutdown_policy: Literal["cancel", "leave"] = Field(
+        "cancel",
+        description="on a clean shutdown: cancel working ladder orders, or leave them working at the broker "
+        "(reconciled by orderRef on the next start)",
+    )

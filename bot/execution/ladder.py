@@ -1,0 +1,56 @@
+"""Limit-ladder arithmetic: where step k of an order ladder is priced. Pure functions, no I/O.
+
+Step 0 sits at mid, the last step at the far side (ask to buy, bid to sell), prices on the contract's tick grid,
+never past the intent's limit. Decimal arithmetic keeps 0.05-tick prices exact (float would give 17.150000000000002).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from bot.domain.intents import Side
+
+
+def _ticks(price: float, tick: float, rounding: str) -> Decimal:
+    tick_d = Decimal(str(tick))
+    return (Decimal(str(price)) / tick_d).to_integral_value(rounding=rounding) * tick_d
+
+
+def round_down(price: float, tick: float) -> float:
+    """Largest multiple of `tick` <= price."""
+    _check_tick(tick)
+    return float(_ticks(price, tick, ROUND_FLOOR))
+
+
+def round_up(price: float, tick: float) -> float:
+    """Smallest multiple of `tick` >= price."""
+    _check_tick(tick)
+    return float(_ticks(price, tick, ROUND_CEILING))
+
+
+def _check_tick(tick: float) -> None:
+    if not tick > 0:
+        raise ValueError(f"min tick must be > 0, got {tick}")
+
+
+def ladder_price(side: Side, bid: float, ask: float, step: int, steps: int, limit: float, tick: float) -> float | None:
+    """The price of ladder step `step` (0-based) of `steps`, or None when no positive price respects the limit.
+
+    The raw price moves linearly from mid (step 0) to the far side (last step) and is rounded toward the passive
+    side, so rounding never makes the order more aggressive than the step asks for; then it is clamped to the limit
+    (rounded inward too). A buy is never priced above `limit`, a sell never below it.
+    """
+    _check_tick(tick)
+    if steps < 1 or not 0 <= step < steps:
+        raise ValueError(f"step {step} is outside a ladder of {steps} steps")
+    if not (bid > 0 and ask > 0 and ask >= bid):
+        raise ValueError(f"ladder needs a valid two-sided quote, got bid {bid} ask {ask}")
+    mid = (bid + ask) / 2.0
+    far = ask if side is Side.BUY else bid
+    fraction = step / (steps - 1) if steps > 1 else 0.0
+    raw = mid + fraction * (far - mid)
+    if side is Side.BUY:
+        price = min(round_down(raw, tick), round_down(limit, tick))
+        return price if price > 0 else None
+    price = max(round_up(raw, tick), round_up(limit, tick))
+    return price if price > 0 else None
