@@ -1,0 +1,326 @@
+"""Signal votes (spec section 4): one `SignalVote` per configured signal, every time, in a fixed order.
+
+Vote names (stable: intents, transitions and the journal quote them):
+
+| name | FOR when | value / threshold |
+|---|---|---|
+| `vix_rsi` | RSI(14) latch of daily VIX closes + live VIX: on at >= 60, off below 50 | RSI / next flip level |
+| `vix_level` | VIX >= 20 (layers 1-2) | VIX / 20 |
+| `vix_level_tail` | VIX > 35 (layer 3) | VIX / 35 |
+| `term_structure` | F1/F2 > 1 or VIX/VIX3M > 1, from whichever pair is fresh | the larger fresh ratio / 1 |
+| `ts_macd_building` | MACD(12,26,9) histogram of the z-scored ratio is > 0 and rising | histogram (z units) / 0 |
+| `ts_macd_stabilizing` | the histogram has fallen >= 30% below a recent peak of >= 0.2 | retrace share / 0.3 |
+| `macro_event` | a CPI/PPI/FOMC date lies within 1 session before .. 1 session after today | signed sessions / window |
+| `breadth` | A/D line below its 20-session average, or net advances below -1500 | A/D minus average / 0 |
+| `external:<name>` | the user rule (threshold or rate of change, above or below) | compared value / threshold |
+
+AGAINST means "the data is there and says no" (for `vix_rsi`: the latch is off). ABSTAIN means the data is missing,
+stale, not finite or too short; its detail says what and how old. Quorum rules may count an AGAINST as a
+confirmation with the `!name` form (e.g. `!vix_rsi` = RSI latched off), never an ABSTAIN.
+
+Freshness: quotes by age in seconds (`quote_max_age_seconds`); daily series by NYSE sessions missing between their
+last bar and today (`*_max_age_sessions`). Daily bars dated today or later are ignored: today is the live bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from bot.domain.votes import SignalVote, Vote
+from bot.settings.signals import ExternalRule, SignalSettings
+from bot.signals import indicators
+from bot.signals.inputs import Breadth, DailySeries, SignalInputs, SignalMemory, Timed
+from bot.signals.sessions import session_date, session_distance, sessions_strictly_between
+
+SignalResult = tuple[tuple[SignalVote, ...], SignalMemory]
+
+
+def evaluate_signals(inputs: SignalInputs, memory: SignalMemory, settings: SignalSettings) -> SignalResult:
+    """All votes for this instant, and the memory to pass to the next call."""
+    today = session_date(inputs.now)
+    rsi_vote, memory = vix_rsi(inputs, memory, settings, today)
+    building, stabilizing = ts_macd(inputs, settings, today)
+    votes = [
+        rsi_vote,
+        vix_level(inputs, settings),
+        vix_level_tail(inputs, settings),
+        term_structure(inputs, settings),
+        building,
+        stabilizing,
+        macro_event(inputs, settings, today),
+        breadth(inputs.breadth, settings, today),
+    ]
+    loaded = {e.name: e.series for e in inputs.externals}
+    votes.extend(external(rule, loaded.get(rule.name), settings, today) for rule in settings.externals)
+    return tuple(votes), memory
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------
+
+
+def _abstain(name: str, detail: str, threshold: float | None = None) -> SignalVote:
+    return SignalVote(name=name, vote=Vote.ABSTAIN, value=None, threshold=threshold, detail=detail)
+
+
+def _fresh_quote(label: str, quote: Timed | None, now: dt.datetime, max_age: float) -> tuple[float | None, str]:
+    """(value, "") when usable, else (None, why)."""
+    if quote is None:
+        return None, f"no {label} quote"
+    if not quote.is_valid_price:
+        return None, f"{label} quote {quote.value!r} is not a finite positive price"
+    age = quote.age_seconds(now)
+    if age > max_age:
+        return None, f"{label} quote is {age:.0f} s old (limit {max_age:.0f} s)"
+    if age < -max_age:
+        return None, f"{label} quote is stamped {-age:.0f} s in the future"
+    return float(quote.value), ""
+
+
+def _daily(
+    label: str, series: DailySeries, today: dt.date, max_missing: int, tail: int | None = None
+) -> tuple[np.ndarray | None, str]:
+    """Bars before today (the last `tail` of them if given) when recent enough and finite; else (None, why)."""
+    past = series.before(today)
+    if not past.dates:
+        return None, f"no {label} history before {today}"
+    missing = sessions_strictly_between(past.dates[-1], today)
+    if missing is None:
+        return None, f"{label} history ends {past.dates[-1]}, outside the session calendar"
+    if missing > max_missing:
+        return None, f"{label} history ends {past.dates[-1]}: {missing} sessions missing (limit {max_missing})"
+    values = past.values if tail is None else past.values[-tail:]
+    if not np.all(np.isfinite(values)):
+        bad = int(np.sum(~np.isfinite(values)))
+        return None, f"{label} history has {bad} non-finite value(s) among the bars used; fix the data source"
+    return values, ""
+
+
+# ---- VIX ------------------------------------------------------------------------------------------------------
+
+
+def vix_rsi(
+    inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date
+) -> tuple[SignalVote, SignalMemory]:
+    name = "vix_rsi"
+    history, why = _daily("VIX", inputs.vix_history, today, s.daily_max_age_sessions)
+    if history is None:
+        return _abstain(name, why), memory
+    if np.any(history <= 0):
+        return _abstain(name, "VIX history has non-positive closes; fix the data source"), memory
+    live, live_why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+    bars = len(history) + (1 if live is not None else 0)
+    if bars < s.rsi_min_history:
+        return _abstain(name, f"{bars} VIX bars, RSI needs {s.rsi_min_history}"), memory
+    rsi = indicators.wilder_rsi_last(history, live, s.rsi_period)
+    assert rsi is not None  # bars >= rsi_min_history > rsi_period
+    was_on = memory.vix_rsi_on
+    on = rsi >= s.rsi_on or (was_on and rsi >= s.rsi_off)
+    flip = s.rsi_off if on else s.rsi_on
+    state = "on" if on else "off"
+    bar = "live bar" if live is not None else f"close of {inputs.vix_history.before(today).last_date} ({live_why})"
+    detail = f"RSI({s.rsi_period}) {rsi:.1f}, {state} (on >= {s.rsi_on:g}, off < {s.rsi_off:g}); last {bar}"
+    vote = SignalVote(name, Vote.FOR if on else Vote.AGAINST, rsi, flip, detail)
+    return vote, SignalMemory(vix_rsi_on=on)
+
+
+def vix_level(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
+    value, why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+    if value is None:
+        return _abstain("vix_level", why, s.vix_level)
+    hit = value >= s.vix_level
+    detail = f"VIX {value:.2f} {'>=' if hit else '<'} {s.vix_level:g}"
+    return SignalVote("vix_level", Vote.FOR if hit else Vote.AGAINST, value, s.vix_level, detail)
+
+
+def vix_level_tail(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
+    value, why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+    if value is None:
+        return _abstain("vix_level_tail", why, s.vix_tail_level)
+    hit = value > s.vix_tail_level
+    detail = f"VIX {value:.2f} {'>' if hit else '<='} {s.vix_tail_level:g}"
+    return SignalVote("vix_level_tail", Vote.FOR if hit else Vote.AGAINST, value, s.vix_tail_level, detail)
+
+
+# ---- term structure -------------------------------------------------------------------------------------------
+
+
+def _futures_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | None, str]:
+    f1, why1 = _fresh_quote("F1", inputs.f1, inputs.now, s.quote_max_age_seconds)
+    f2, why2 = _fresh_quote("F2", inputs.f2, inputs.now, s.quote_max_age_seconds)
+    if f1 is None or f2 is None:
+        return None, why1 or why2
+    dte = inputs.f1_dte_days
+    if dte is not None and dte < s.term_structure_min_f1_dte_days:
+        return None, f"F1 settles in {dte:.1f} days (< {s.term_structure_min_f1_dte_days:g})"
+    return f1 / f2, ""
+
+
+def _spot_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | None, str]:
+    vix, why1 = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+    vix3m, why2 = _fresh_quote("VIX3M", inputs.vix3m, inputs.now, s.quote_max_age_seconds)
+    if vix is None or vix3m is None:
+        return None, why1 or why2
+    return vix / vix3m, ""
+
+
+def term_structure(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
+    name, limit = "term_structure", s.term_structure_threshold
+    fut, fut_why = _futures_ratio(inputs, s)
+    spot, spot_why = _spot_ratio(inputs, s)
+    if fut is None and spot is None:
+        return _abstain(name, f"F1/F2 unusable ({fut_why}); VIX/VIX3M unusable ({spot_why})", limit)
+    parts = []
+    if fut is not None:
+        parts.append(f"F1/F2 {fut:.3f}")
+    else:
+        parts.append(f"F1/F2 unusable ({fut_why})")
+    if spot is not None:
+        parts.append(f"VIX/VIX3M {spot:.3f}")
+    else:
+        parts.append(f"VIX/VIX3M unusable ({spot_why})")
+    best = max(r for r in (fut, spot) if r is not None)
+    hit = best > limit
+    state = "backwardation" if hit else "contango"
+    return SignalVote(name, Vote.FOR if hit else Vote.AGAINST, best, limit, f"{state}: {'; '.join(parts)}")
+
+
+# ---- ts_macd ---------------------------------------------------------------------------------------------------
+
+
+def _live_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | None, str]:
+    return _futures_ratio(inputs, s) if s.ts_ratio_source == "f1_f2" else _spot_ratio(inputs, s)
+
+
+def ts_macd(inputs: SignalInputs, s: SignalSettings, today: dt.date) -> tuple[SignalVote, SignalVote]:
+    """Both MACD votes from one computation: histogram of MACD(z-scored ratio)."""
+    b_name, st_name = "ts_macd_building", "ts_macd_stabilizing"
+    label = "F1/F2" if s.ts_ratio_source == "f1_f2" else "VIX/VIX3M"
+    history, why = _daily(f"{label} ratio", inputs.ratio_history, today, s.daily_max_age_sessions)
+    if history is None:
+        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace)
+    if np.any(history <= 0):
+        why = f"{label} ratio history has non-positive values; fix the data source"
+        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace)
+    live, live_why = _live_ratio(inputs, s)
+    series = history if live is None else np.append(history, live)
+    if len(series) < s.ratio_min_history:
+        why = f"{len(series)} {label} ratio bars, ts_macd needs {s.ratio_min_history}"
+        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace)
+    # only the tail that can influence the last values beyond float noise is needed; keep it all (250 bars is cheap)
+    z = indicators.rolling_zscore(series, s.ts_zscore_window)
+    hist = indicators.macd(z, s.macd_fast, s.macd_slow, s.macd_signal).histogram
+    bar = "live bar" if live is not None else f"last close ({live_why})"
+    now_h, prev_h = float(hist[-1]), float(hist[-2])
+    rising = now_h > prev_h
+    build = now_h > 0.0 and rising
+    b_detail = f"histogram {now_h:+.3f} ({'rising' if rising else 'falling'} from {prev_h:+.3f}); {bar}"
+    building = SignalVote(b_name, Vote.FOR if build else Vote.AGAINST, now_h, 0.0, b_detail)
+
+    window = hist[-s.macd_peak_lookback :]
+    peak_i = int(np.argmax(window))
+    peak = float(window[peak_i])
+    if peak < s.macd_peak_min:
+        st_detail = f"no histogram peak >= {s.macd_peak_min:g} in {s.macd_peak_lookback} sessions (max {peak:+.3f})"
+        return building, SignalVote(st_name, Vote.AGAINST, 0.0, s.macd_peak_retrace, st_detail)
+    retrace = (peak - now_h) / peak
+    stable = peak_i < len(window) - 1 and retrace >= s.macd_peak_retrace
+    st_detail = f"histogram {now_h:+.3f} is {retrace:.0%} below its peak {peak:+.3f} (need {s.macd_peak_retrace:.0%})"
+    return building, SignalVote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
+
+
+# ---- macro calendar -------------------------------------------------------------------------------------------
+
+
+def macro_event(inputs: SignalInputs, s: SignalSettings, today: dt.date) -> SignalVote:
+    name = "macro_event"
+    window = float(max(s.macro_sessions_before, s.macro_sessions_after))
+    kinds = frozenset(s.macro_events)
+    shown = "/".join(sorted(kinds))
+    last = inputs.macro.last_of(kinds)
+    if last is None:
+        return _abstain(name, f"no {shown} dates loaded", window)
+    if (today - last).days > s.macro_coverage_days:
+        return _abstain(name, f"macro calendar ends {last}, {(today - last).days} days ago: not maintained", window)
+    # a session is at most 5 calendar days after the previous one (long weekends, 9/11 excepted): widen generously
+    reach_after = dt.timedelta(days=5 * s.macro_sessions_after + 7)
+    reach_before = dt.timedelta(days=5 * s.macro_sessions_before + 7)
+    best: tuple[int, str] | None = None
+    for e in inputs.macro.between(today - reach_after, today + reach_before):
+        if e.event not in kinds:
+            continue
+        d = session_distance(today, e.date)
+        if d is None:
+            continue
+        if -s.macro_sessions_after <= d <= s.macro_sessions_before and (best is None or abs(d) < abs(best[0])):
+            best = (d, f"{e.event} {e.date}")
+    if best is None:
+        detail = (
+            f"no {shown} within {s.macro_sessions_before} session(s) before .. {s.macro_sessions_after} after {today}"
+        )
+        return SignalVote(name, Vote.AGAINST, None, window, detail)
+    d, what = best
+    when = "today" if d == 0 else (f"in {d} session(s)" if d > 0 else f"{-d} session(s) ago")
+    return SignalVote(name, Vote.FOR, float(d), window, f"{what} {when}")
+
+
+# ---- breadth --------------------------------------------------------------------------------------------------
+
+
+def breadth(data: Breadth | None, s: SignalSettings, today: dt.date) -> SignalVote:
+    name = "breadth"
+    if data is None:
+        return _abstain(name, "no breadth data loaded", 0.0)
+    n = s.breadth_ma_sessions
+    ad, why = _daily("A/D line", data.ad_line, today, s.breadth_max_age_sessions, tail=n)
+    if ad is None:
+        return _abstain(name, why, 0.0)
+    net, why = _daily("net advances", data.net, today, s.breadth_max_age_sessions, tail=1)
+    if net is None:
+        return _abstain(name, why, 0.0)
+    if len(ad) < n:
+        return _abstain(name, f"{len(ad)} breadth rows, the A/D average needs {n}", 0.0)
+    average = float(ad[-n:].mean())
+    gap = float(ad[-1]) - average
+    last_net = float(net[-1])
+    below = gap < 0.0
+    weak = last_net < s.breadth_net_threshold
+    detail = (
+        f"A/D line {ad[-1]:.0f} {'below' if below else 'at/above'} its {n}-session average {average:.0f}; "
+        f"net advances {last_net:+.0f} ({'below' if weak else 'not below'} {s.breadth_net_threshold:+.0f})"
+    )
+    return SignalVote(name, Vote.FOR if (below or weak) else Vote.AGAINST, gap, 0.0, detail)
+
+
+# ---- external series ------------------------------------------------------------------------------------------
+
+
+def external(rule: ExternalRule, series: DailySeries | None, s: SignalSettings, today: dt.date) -> SignalVote:
+    name = f"external:{rule.name}"
+    if series is None:
+        return _abstain(name, f"series {rule.name!r} not loaded (file {rule.file})", rule.threshold)
+    values, why = _daily(rule.name, series, today, rule.max_age_sessions, tail=rule.roc_periods + 1)
+    if values is None:
+        return _abstain(name, why, rule.threshold)
+    if rule.kind == "threshold":
+        value = float(values[-1])
+        what = f"{rule.name} {value:g}"
+    else:
+        if len(values) < rule.roc_periods + 1:
+            return _abstain(name, f"{len(values)} observations, rate of change needs {rule.roc_periods + 1}")
+        last, earlier = float(values[-1]), float(values[-1 - rule.roc_periods])
+        if rule.roc_mode == "percent":
+            if earlier == 0.0:
+                return _abstain(name, f"{rule.name} was 0 {rule.roc_periods} observations ago: no percent change")
+            value = last / earlier - 1.0
+            what = f"{rule.name} change over {rule.roc_periods} obs {value:+.2%}"
+        else:
+            value = last - earlier
+            what = f"{rule.name} change over {rule.roc_periods} obs {value:+g}"
+    if not math.isfinite(value):
+        return _abstain(name, f"{what} is not finite")
+    hit = value > rule.threshold if rule.direction == "above" else value < rule.threshold
+    op = (">" if hit else "<=") if rule.direction == "above" else ("<" if hit else ">=")
+    return SignalVote(name, Vote.FOR if hit else Vote.AGAINST, value, rule.threshold, f"{what} {op} {rule.threshold:g}")

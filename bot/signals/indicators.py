@@ -1,0 +1,117 @@
+"""Wilder RSI, EMA, MACD and a rolling z-score over numpy arrays; no pandas in the decision path.
+
+Conventions (they decide the numbers, so they are fixed here and tested):
+- Wilder RSI(n): changes d_t = c_t - c_{t-1}; the first average gain/loss is the simple mean of the first n gains
+  and losses (Wilder, "New Concepts in Technical Trading Systems", 1978); afterwards avg_t = (avg_{t-1} (n-1) + x_t)
+  / n, i.e. an EMA with alpha = 1/n. RSI = 100 - 100 / (1 + avg_gain / avg_loss); 100 when avg_loss is 0 and
+  avg_gain > 0, and 50 when both are 0 (a flat series has no direction). The first RSI is defined at index n.
+- EMA(span): alpha = 2 / (span + 1), seeded with the first value (pandas `ewm(span, adjust=False)`); we keep this
+  seeding (not StockCharts' SMA seed) because our MACD runs on a z-score whose first values are discarded by the
+  warm-up anyway, and it needs no extra bars. MACD(fast, slow, signal): line = EMA_fast - EMA_slow, signal =
+  EMA_signal(line), histogram = line - signal, all of the same length as the input.
+- The recursions run in scipy's `lfilter` (C), so a full 250-bar recomputation costs microseconds; the "live last
+  bar" variants append the live value to a copy and never touch the history array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+
+def _as_1d(values: np.ndarray | list[float] | tuple[float, ...]) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"expected a 1-d series, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("series contains NaN or inf; drop or fill missing bars before computing indicators")
+    return arr
+
+
+def _smooth(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
+    """y_0 = alpha x_0 + (1 - alpha) seed; y_t = alpha x_t + (1 - alpha) y_{t-1}."""
+    if len(x) == 0:
+        return np.empty(0)
+    y, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], x, zi=[(1.0 - alpha) * seed])
+    return y
+
+
+def _rsi_from_averages(avg_gain: np.ndarray, avg_loss: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsi = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    rsi = np.where(avg_loss == 0.0, np.where(avg_gain == 0.0, 50.0, 100.0), rsi)
+    return rsi
+
+
+def wilder_rsi(closes: np.ndarray | list[float], period: int = 14) -> np.ndarray:
+    """RSI per bar; NaN for the first `period` bars (not enough changes yet). Needs period + 1 closes for one value."""
+    if period < 1:
+        raise ValueError(f"RSI period must be at least 1, got {period}")
+    c = _as_1d(closes)
+    out = np.full(len(c), np.nan)
+    if len(c) < period + 1:
+        return out
+    d = np.diff(c)
+    gains = np.clip(d, 0.0, None)
+    losses = np.clip(-d, 0.0, None)
+    seed_gain = float(gains[:period].mean())
+    seed_loss = float(losses[:period].mean())
+    alpha = 1.0 / period
+    avg_gain = np.concatenate(([seed_gain], _smooth(gains[period:], alpha, seed_gain)))
+    avg_loss = np.concatenate(([seed_loss], _smooth(losses[period:], alpha, seed_loss)))
+    out[period:] = _rsi_from_averages(avg_gain, avg_loss)
+    return out
+
+
+def wilder_rsi_last(history: np.ndarray, live: float | None, period: int = 14) -> float | None:
+    """The RSI of the last bar of `history` + `live` (if given); None when there are too few bars."""
+    series = np.asarray(history, dtype=np.float64)
+    if live is not None:
+        series = np.append(series, live)  # a new array: the history is never mutated
+    if len(series) < period + 1:
+        return None
+    return float(wilder_rsi(series, period)[-1])
+
+
+def ema(values: np.ndarray | list[float], span: int) -> np.ndarray:
+    """EMA with alpha = 2/(span+1), seeded with the first value (pandas ewm(span=span, adjust=False))."""
+    if span < 1:
+        raise ValueError(f"EMA span must be at least 1, got {span}")
+    x = _as_1d(values)
+    if len(x) == 0:
+        return np.empty(0)
+    return _smooth(x, 2.0 / (span + 1.0), float(x[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Macd:
+    line: np.ndarray
+    signal: np.ndarray
+    histogram: np.ndarray
+
+
+def macd(values: np.ndarray | list[float], fast: int = 12, slow: int = 26, signal: int = 9) -> Macd:
+    if not fast < slow:
+        raise ValueError(f"MACD needs fast < slow, got fast={fast}, slow={slow}")
+    x = _as_1d(values)
+    line = ema(x, fast) - ema(x, slow)
+    sig = ema(line, signal) if len(line) else np.empty(0)
+    return Macd(line=line, signal=sig, histogram=line - sig)
+
+
+def rolling_zscore(values: np.ndarray | list[float], window: int) -> np.ndarray:
+    """z_t = (x_t - mean(x_{t-w+1..t})) / std(same, ddof=0); length len(x) - window + 1; 0 where the window is flat."""
+    if window < 2:
+        raise ValueError(f"z-score window must be at least 2, got {window}")
+    x = _as_1d(values)
+    if len(x) < window:
+        return np.empty(0)
+    windows = np.lib.stride_tricks.sliding_window_view(x, window)
+    mean = windows.mean(axis=1)
+    std = windows.std(axis=1)
+    last = x[window - 1 :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (last - mean) / std
+    return np.where(std > 1e-12, z, 0.0)

@@ -1,0 +1,182 @@
+"""What the signals read: immutable snapshots built by the shell (or the backtest), never by the rules themselves.
+
+Conventions the rules rely on:
+- `now` is timezone-aware. The *session date* of `now` is its calendar date in New York (the XNYS session day).
+- Daily series hold *completed* daily values (closes, settles, file rows), oldest first, strictly increasing dates.
+  Bars dated on or after the session date of `now` are ignored by the rules: today's value comes from the live
+  quote (the "live last bar"), so a series that already contains today's close is never counted twice.
+- A quote (`Timed`) is usable only if its value is finite and positive and its age `now - at` is within the
+  configured limit; otherwise the signal that needs it ABSTAINs and says why.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """One observed value and the instant it was observed (timezone-aware)."""
+
+    value: float
+    at: dt.datetime
+
+    def age_seconds(self, now: dt.datetime) -> float:
+        return (now - self.at).total_seconds()
+
+    @property
+    def is_valid_price(self) -> bool:
+        """Finite and positive: NaN, inf, zero and negative prices are treated as missing."""
+        return math.isfinite(self.value) and self.value > 0.0
+
+
+def _readonly(values: object) -> np.ndarray:
+    arr = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+    arr.flags.writeable = False
+    return arr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DailySeries:
+    """Dated daily values, oldest first. `values` is a read-only float64 array (NaN allowed: means no value)."""
+
+    dates: tuple[dt.date, ...]
+    values: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dates", tuple(self.dates))
+        object.__setattr__(self, "values", _readonly(self.values))
+        if len(self.dates) != len(self.values):
+            raise ValueError(f"DailySeries: {len(self.dates)} dates but {len(self.values)} values")
+        for earlier, later in zip(self.dates, self.dates[1:], strict=False):
+            if not later > earlier:
+                raise ValueError(f"DailySeries: dates must strictly increase ({earlier} then {later})")
+
+    @classmethod
+    def empty(cls) -> DailySeries:
+        return cls((), np.empty(0))
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DailySeries):
+            return NotImplemented
+        return self.dates == other.dates and bool(np.array_equal(self.values, other.values, equal_nan=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def last_date(self) -> dt.date | None:
+        return self.dates[-1] if self.dates else None
+
+    def before(self, day: dt.date) -> DailySeries:
+        """The part dated strictly before `day` (no copy when nothing is cut; a binary search otherwise)."""
+        if not self.dates or self.dates[-1] < day:
+            return self
+        cut = bisect.bisect_left(self.dates, day)
+        part = object.__new__(DailySeries)  # a slice of a validated series needs no re-validation
+        object.__setattr__(part, "dates", self.dates[:cut])
+        object.__setattr__(part, "values", self.values[:cut])  # a view of a read-only array stays read-only
+        return part
+
+
+@dataclass(frozen=True, slots=True)
+class MacroEvent:
+    """One scheduled (or unscheduled) macro release: CPI, PPI or FOMC."""
+
+    date: dt.date
+    event: str  # upper case: "CPI", "PPI", "FOMC"
+    description: str = ""
+    scheduled: bool = True
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MacroCalendar:
+    """Macro events sorted by date (built once by the loader, reused every decision); `dates` allows bisection."""
+
+    events: tuple[MacroEvent, ...] = ()
+    dates: tuple[dt.date, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.events, key=lambda e: (e.date, e.event)))
+        object.__setattr__(self, "events", ordered)
+        object.__setattr__(self, "dates", tuple(e.date for e in ordered))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MacroCalendar) and self.events == other.events
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def between(self, first: dt.date, last: dt.date) -> tuple[MacroEvent, ...]:
+        """Events dated first..last inclusive."""
+        lo = bisect.bisect_left(self.dates, first)
+        hi = bisect.bisect_right(self.dates, last)
+        return self.events[lo:hi]
+
+    def last_of(self, kinds: frozenset[str]) -> dt.date | None:
+        for e in reversed(self.events):
+            if e.event in kinds:
+                return e.date
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Breadth:
+    """NYSE advance/decline data: the cumulative A/D line and daily net advances, on the same dates."""
+
+    ad_line: DailySeries
+    net: DailySeries
+
+    def __post_init__(self) -> None:
+        if self.ad_line.dates != self.net.dates:
+            raise ValueError("Breadth: ad_line and net must have the same dates")
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalSeries:
+    """A user series (P/E, REER, WACC, ...) loaded from a file; its rule lives in SignalSettings.externals."""
+
+    name: str
+    series: DailySeries
+
+
+@dataclass(frozen=True, slots=True)
+class SignalInputs:
+    """Everything the signal rules read at one instant."""
+
+    now: dt.datetime
+    vix: Timed | None = None
+    vix3m: Timed | None = None
+    vix9d: Timed | None = None
+    f1: Timed | None = None
+    f2: Timed | None = None
+    f1_dte_days: float | None = None  # days to F1 final settlement; near 0 the F1/F2 ratio says little
+    vix_history: DailySeries = field(default_factory=DailySeries.empty)  # daily VIX closes
+    ratio_history: DailySeries = field(default_factory=DailySeries.empty)  # daily F1/F2 (or VIX/VIX3M) closes
+    macro: MacroCalendar = field(default_factory=MacroCalendar)
+    breadth: Breadth | None = None
+    externals: tuple[ExternalSeries, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("SignalInputs.now must be timezone-aware (e.g. datetime.now(UTC))")
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMemory:
+    """State that hysteresis needs from one evaluation to the next. Start with `SignalMemory()`.
+
+    `vix_rsi_on` is the RSI hysteresis latch: it turns on at or above the on-level and off below the off-level, and
+    is left untouched while the RSI abstains (stale data neither turns it on nor off).
+    """
+
+    vix_rsi_on: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {"vix_rsi_on": self.vix_rsi_on}
