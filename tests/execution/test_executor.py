@@ -1,0 +1,251 @@
+"""The executor against an in-memory broker: ladder steps, partial fills, rejections, drops and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
+from bot.domain.layers import LayerId
+from bot.execution import Executor, InMemoryJournal, OutcomeKind
+from bot.execution.journal import ExecutionOutcome, OrderSendRecord
+from bot.settings.execution import ExecutionSettings
+
+from .fakes import SPEC, FakeBroker, FakeOrder
+
+pytestmark = pytest.mark.timeout(10)
+
+FAST = ExecutionSettings(
+    ladder_steps=4, step_interval_s=0.05, cancel_timeout_s=0.3, quote_wait_s=0.2, reconnect_wait_s=1.0
+)
+VX = HedgeInstrument(HedgeKind.VX, dt.date(2018, 3, 21))
+
+
+def intent(id_: str = "L1-a", qty: int = 5, limit: float = 17.3, side: Side = Side.BUY, **kw) -> Intent:
+    return Intent(id_, LayerId.NEAR_TERM, VX, side, qty, PriceGuidance(17.15, limit), "test", **kw)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 8))
+
+
+def fill_at_or_above(price: float):
+    return lambda order: order.quantity if order.price >= price - 1e-9 else 0.0
+
+
+def test_fills_at_mid_with_one_order() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        outcome = await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+        return broker, outcome
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 5 and outcome.orders_sent == 1
+    assert [o.price for o in broker.orders] == [17.15]
+    assert outcome.average_price == 17.15
+
+
+def test_steps_toward_the_ask_one_order_at_a_time() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=fill_at_or_above(17.25))
+        outcome = await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+        return broker, outcome
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED
+    assert [o.price for o in broker.orders] == [17.15, 17.2, 17.25]
+    assert [o.status for o in broker.orders] == ["Cancelled", "Cancelled", "Filled"]
+    assert broker.max_live_per_ref == 1
+
+
+def test_partial_fill_carries_only_the_remainder_to_the_next_step() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: 2.0 if o.price < 17.2 else o.quantity)
+        outcome = await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+        return broker, outcome
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 5
+    assert [(o.quantity, o.filled) for o in broker.orders] == [(5, 2), (3, 3)]
+    assert sum(o.filled for o in broker.orders) == 5
+
+
+def test_never_priced_past_the_limit_and_cancelled_at_the_end() -> None:
+    async def go():
+        broker = FakeBroker()
+        outcome = await Executor(broker, FAST, InMemoryJournal()).execute(intent(limit=17.2))
+        return broker, outcome
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.UNFILLED and outcome.orders_sent == 4
+    assert max(o.price for o in broker.orders) == 17.2
+    assert all(o.status == "Cancelled" for o in broker.orders)
+
+
+def test_sell_ladder_walks_down_to_the_bid() -> None:
+    async def go():
+        broker = FakeBroker()
+        await Executor(broker, FAST, InMemoryJournal()).execute(intent(side=Side.SELL, limit=1.0))
+        return broker
+
+    assert [o.price for o in run(go()).orders] == [17.15, 17.1, 17.05, 17.0]
+
+
+def test_rejection_ends_the_intent_with_the_reason() -> None:
+    async def go():
+        broker = FakeBroker(reject_next="insufficient margin")
+        outcome = await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+        return broker, outcome
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.REJECTED and outcome.error_code == 201
+    assert "insufficient margin" in outcome.reason
+    assert len(broker.orders) == 1
+
+
+def test_journal_is_written_before_each_send() -> None:
+    class CheckingJournal(InMemoryJournal):
+        def __init__(self, broker: FakeBroker) -> None:
+            super().__init__()
+            self.broker = broker
+
+        def record_order_sending(self, record: OrderSendRecord) -> None:
+            assert all(o.order_id != record.order_id for o in self.broker.orders), "sent before journaled"
+            super().record_order_sending(record)
+
+    async def go():
+        broker = FakeBroker(fill_rule=fill_at_or_above(17.25))
+        journal = CheckingJournal(broker)
+        await Executor(broker, FAST, journal).execute(intent())
+        return broker, journal
+
+    broker, journal = run(go())
+    assert [r.order_id for r in journal.sends] == [o.order_id for o in broker.orders]
+    assert [r.limit_price for r in journal.sends] == [17.15, 17.2, 17.25]
+
+
+def test_drop_mid_ladder_fills_during_the_outage_then_only_the_rest_is_sent() -> None:
+    async def go():
+        broker = FakeBroker()
+        executor = Executor(broker, FAST, InMemoryJournal())
+        task = asyncio.create_task(executor.execute(intent()))
+        await asyncio.sleep(0.02)  # step 0 is working
+        first = broker.orders[0]
+        broker.drop()
+        broker.fill(first, 2)  # fills while the bot cannot hear it
+        await asyncio.sleep(0.1)
+        assert len(broker.orders) == 1, "sent while disconnected"
+        broker.fill_rule = lambda o: o.quantity
+        broker.restore()
+        return broker, await task
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 5
+    assert [(o.quantity, o.status) for o in broker.orders] == [(5, "Cancelled"), (3, "Filled")]
+    assert broker.max_live_per_ref == 1
+
+
+def test_drop_that_never_recovers_reports_interrupted() -> None:
+    async def go():
+        broker = FakeBroker()
+        settings = FAST.model_copy(update={"reconnect_wait_s": 0.2})
+        task = asyncio.create_task(Executor(broker, settings, InMemoryJournal()).execute(intent()))
+        await asyncio.sleep(0.02)
+        broker.drop()
+        return broker, await task
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.INTERRUPTED and len(broker.orders) == 1
+    assert not outcome.kind.final
+
+
+def test_restart_adopts_the_broker_view_cancels_the_leftover_and_sends_the_remainder() -> None:
+    async def go():
+        broker = FakeBroker()
+        leftover = FakeOrder(50, 9050, "L1-a", Side.BUY, 5, 17.15, "Submitted", 0)
+        broker.orders.append(leftover)
+        broker.fill(leftover, 4)
+        journal = InMemoryJournal()
+        journal.record_order_sending(
+            OrderSendRecord("L1-a", 50, 0, SPEC.con_id, "BUY", 5, 17.15, dt.datetime.now(dt.UTC))
+        )
+        broker.fill_rule = lambda o: o.quantity
+        outcome = await Executor(broker, FAST, journal).execute(intent())
+        return broker, outcome
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 5
+    assert (broker.orders[0].order_id, broker.orders[0].quantity, broker.orders[0].status) == (50, 5, "Cancelled")
+    assert [o.quantity for o in broker.orders[1:]] == [1]
+
+
+def test_journaled_send_without_broker_evidence_is_unresolved_and_sends_nothing() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        journal = InMemoryJournal()
+        journal.record_order_sending(
+            OrderSendRecord("L1-a", 50, 0, SPEC.con_id, "BUY", 5, 17.15, dt.datetime.now(dt.UTC))
+        )
+        return broker, await Executor(broker, FAST, journal).execute(intent())
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.UNRESOLVED and broker.orders == []
+
+
+def test_final_outcome_is_never_executed_again() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        journal = InMemoryJournal()
+        journal.record_outcome(ExecutionOutcome("L1-a", OutcomeKind.FILLED, 5, 5, 17.15, 1, "done"))
+        return broker, await Executor(broker, FAST, journal).execute(intent())
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and broker.orders == []
+
+
+def test_unconfirmed_cancel_stops_the_ladder() -> None:
+    async def go():
+        broker = FakeBroker(ignore_cancels=True)
+        return broker, await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.UNRESOLVED and len(broker.orders) == 1
+
+
+def test_intent_without_a_limit_is_refused() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        bare = Intent("L1-b", LayerId.NEAR_TERM, VX, Side.BUY, 1, None, "no price")
+        return broker, await Executor(broker, FAST, InMemoryJournal()).execute(bare)
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.REFUSED and broker.orders == []
+
+
+def test_no_quote_refuses_before_sending() -> None:
+    async def go():
+        broker = FakeBroker(bid=-1.0)
+        broker.latest_quote = lambda con_id: None  # type: ignore[method-assign]
+        return broker, await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.REFUSED and broker.orders == []
+
+
+def test_roll_open_waits_for_the_close_and_is_skipped_if_it_does_not_fill() -> None:
+    close = intent("roll-close", side=Side.SELL, limit=20.0, group="roll-1", opens_position=False)
+    open_ = intent("roll-open", group="roll-1")
+
+    async def go(fills: bool):
+        broker = FakeBroker(fill_rule=(lambda o: o.quantity) if fills else (lambda o: 0.0))
+        outcomes = await Executor(broker, FAST, InMemoryJournal()).execute_group([open_, close])
+        return broker, outcomes
+
+    broker, outcomes = run(go(fills=True))
+    assert [o.ref for o in broker.orders] == ["roll-close", "roll-open"]
+    assert [o.kind for o in outcomes] == [OutcomeKind.FILLED, OutcomeKind.FILLED]
+    broker, outcomes = run(go(fills=False))
+    assert {o.ref for o in broker.orders} == {"roll-close"}
+    assert [o.kind for o in outcomes] == [OutcomeKind.UNFILLED, OutcomeKind.SKIPPED]
