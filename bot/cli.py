@@ -14,6 +14,7 @@ from bot.config import ConfigError
 # name -> (module, one-line help). A module exposes configure_parser(parser) and run(args) -> exit code.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("bot.commands.check_config", "validate a config file and print the effective settings"),
+    "backtest": ("bot.commands.backtest", "replay history: condors unhedged, with ALVH and simple hedges"),
 }
 
 EXIT_USAGE = 2

@@ -1,0 +1,209 @@
+"""Hedge legs executed on real prices: VX futures on each contract's own settle, VIXY closes, modelled VIX calls.
+
+Timing (no look-ahead): a target decided from data up to the close of day t is traded at day t+1's price (the
+VX settle, 16:15 ET, or the VIXY close, 16:00 ET) and earns P&L from then on. Each instrument is marked at its own
+closing print only, so the 15-minute gap between the ETF close and the futures settle never enters one day's P&L
+of one leg; on a spike day (2018-02-05: VIXY +34%, F1 +100%) the two legs simply show different moves, as they would
+have in the account.
+
+Costs: half spreads that widen with VIX (`spread_scale`), commissions and fees per contract or per notional, an
+extra slippage on each futures roll, and VIXY's expense ratio only where the real fund's returns (already net of
+fees) are missing and a synthetic VIXY built from the VX curve is used instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from bot.backtest.condors import spread_scale
+from bot.backtest.data import MarketData
+from bot.pricing.black_scholes import bs_price_vec
+from bot.settings.backtest import CompetitorSettings, CostSettings
+
+VX_MULTIPLIER = 1000.0
+VIX_OPTION_MULTIPLIER = 100.0
+DAYS = 365.0
+
+
+@dataclass(frozen=True)
+class LegResult:
+    pnl: np.ndarray  # dollars per day, costs included
+    costs: np.ndarray  # dollars of costs per day
+    exposure: np.ndarray  # held at each close: VX contracts / VIXY dollars / VIX calls (count)
+
+
+def trading_days_to_expiry(data: MarketData) -> np.ndarray:
+    """(n_days, n_contracts): trading days from each day to each contract's expiry (negative once expired)."""
+    expiry_pos = np.searchsorted(data.dates, data.vx.expiry)
+    return expiry_pos[None, :] - np.arange(data.n)[:, None]
+
+
+def hold_contract(data: MarketData, roll_days: int, offset: int = 0) -> np.ndarray:
+    """Per day, the contract column a futures hedge holds: the `offset`-th listed contract (0 = front) among those
+    with more than `roll_days` trading days left, so that a held F1 rolls `roll_days` days before expiry."""
+    left = trading_days_to_expiry(data)
+    listed = ~np.isnan(data.vx.settle) & (left > roll_days)
+    out = np.full(data.n, -1, dtype=np.int64)
+    for i in range(data.n):
+        cols = np.flatnonzero(listed[i])
+        if len(cols) > offset:
+            out[i] = cols[offset]
+    return out
+
+
+def futures_leg(
+    data: MarketData, target: np.ndarray, costs: CostSettings, roll_days: int, step: float, offset: int = 0
+) -> LegResult:
+    """Long VX futures following `target` (contracts, decided at each close; NaN = no view, hold) at t+1 settles."""
+    n = data.n
+    settle = data.vx.settle
+    held_col = hold_contract(data, roll_days, offset)
+    half = costs.vx_half_spread * spread_scale(data.vix, costs.spread_vix_power) * VX_MULTIPLIER
+    per_contract = half + costs.vx_commission  # per VX-equivalent (a VXM is charged a tenth: 0.1 VX)
+    pnl = np.zeros(n)
+    cost = np.zeros(n)
+    qty_out = np.zeros(n)
+    qty = 0.0
+    col = -1
+    for i in range(1, n):
+        if qty != 0.0 and col >= 0:
+            move = settle[i, col] - settle[i - 1, col]
+            if np.isfinite(move):
+                pnl[i] += qty * move * VX_MULTIPLIER
+            if data.vx.expiry[col] <= data.dates[i]:  # cash-settled at the final settlement: nothing left to sell
+                qty, col = 0.0, -1
+        want_col = held_col[i]
+        wanted = target[i - 1]
+        new_qty = qty if np.isnan(wanted) else max(np.round(wanted / step) * step, 0.0)
+        if want_col < 0 or not np.isfinite(settle[i, want_col]):
+            new_qty, want_col = 0.0, col  # no tradable contract today: flat is the only safe state
+            if col >= 0 and not np.isfinite(settle[i, col]):
+                qty, col = 0.0, -1
+        if qty != 0.0 and col >= 0 and want_col != col:
+            roll = abs(qty) * (2 * per_contract[i] + costs.vx_roll_slippage * VX_MULTIPLIER)
+            cost[i] += roll
+            col = want_col
+        traded = abs(new_qty - qty)
+        if traded > 0:
+            cost[i] += traded * per_contract[i]
+            col = want_col
+        qty = new_qty
+        qty_out[i] = qty
+    return LegResult(pnl - cost, cost, qty_out)
+
+
+def vixy_returns(data: MarketData, expense_ratio: float) -> np.ndarray:
+    """Daily VIXY returns; before launch (or on missing days) a 30-day constant-maturity F1/F2 mix of the same
+    contracts held overnight, minus the expense ratio (the real fund's returns are already net of it)."""
+    n = data.n
+    ret = np.full(n, np.nan)
+    close = data.vixy
+    real = np.isfinite(close[1:]) & np.isfinite(close[:-1])
+    ret[1:][real] = close[1:][real] / close[:-1][real] - 1.0
+    settle, f1, f2 = data.vx.settle, data.vx.f1, data.vx.f2
+    day = data.dates.astype(np.int64)
+    expiry = data.vx.expiry.astype(np.int64)
+    for i in np.flatnonzero(np.isnan(ret[1:])) + 1:
+        a, b = f1[i - 1], f2[i - 1]
+        if a < 0 or b < 0:
+            continue
+        d1, d2 = expiry[a] - day[i - 1], expiry[b] - day[i - 1]
+        w1 = np.clip((d2 - 30.0) / max(d2 - d1, 1.0), 0.0, 1.0)
+        r1 = settle[i, a] / settle[i - 1, a] - 1.0
+        r2 = settle[i, b] / settle[i - 1, b] - 1.0
+        if np.isfinite(r1) and np.isfinite(r2):
+            ret[i] = w1 * r1 + (1 - w1) * r2 - expense_ratio * (day[i] - day[i - 1]) / DAYS
+    return np.nan_to_num(ret, nan=0.0)
+
+
+def vixy_leg(data: MarketData, target: np.ndarray, costs: CostSettings, band: float = 0.10) -> LegResult:
+    """VIXY notional following `target` dollars (decided at close t, traded at the t+1 close); rebalanced only when
+    the holding drifts more than `band` from target, to keep costs honest."""
+    n = data.n
+    ret = vixy_returns(data, costs.vixy_expense_ratio)
+    bps = costs.vixy_half_spread_bps * spread_scale(data.vix, costs.spread_vix_power) + costs.vixy_commission_bps
+    rate = bps / 1e4
+    pnl = np.zeros(n)
+    cost = np.zeros(n)
+    held = np.zeros(n)
+    value = 0.0
+    for i in range(1, n):
+        gain = value * ret[i]
+        pnl[i] += gain
+        value += gain
+        wanted = target[i - 1]
+        if np.isfinite(wanted):
+            wanted = max(wanted, 0.0)
+            if abs(value - wanted) > band * max(wanted, 1.0) or (wanted == 0.0 and value != 0.0):
+                cost[i] += abs(wanted - value) * rate[i]
+                value = wanted
+        held[i] = value
+    return LegResult(pnl - cost, cost, held)
+
+
+def vix_call_vol(data: MarketData, i: int, t: float, strike: float, forward: float, comp: CompetitorSettings) -> float:
+    """Black-76 vol for a VIX call: VVIX (or its fallback) decays with tenor like a mean-reverting VIX, plus an
+    upward call skew. VVIX measures 30-day vol of spot VIX; a future further out moves less."""
+    vvix = data.vvix[i] if np.isfinite(data.vvix[i]) else comp.vvix_fallback
+    k = 4.0
+    tt = max(t, 1.0 / DAYS)
+    damp = ((1 - np.exp(-k * tt)) / (k * tt)) / ((1 - np.exp(-k * 30 / DAYS)) / (k * 30 / DAYS))
+    atm = vvix / 100.0 * np.sqrt(max(damp, 0.2))
+    return float(atm * max(1.0 + comp.vix_call_skew * np.log(strike / forward), 0.5))
+
+
+def vix_call_price(forward: float, strike: float, t: float, rate: float, vol: float) -> float:
+    """Black-76 call on the VX future (Black-Scholes with dividend yield = rate)."""
+    return float(bs_price_vec(forward, strike, t, rate, vol, True, rate))
+
+
+def vxth_calls_leg(data: MarketData, comp: CompetitorSettings, costs: CostSettings, capital: float) -> LegResult:
+    """Monthly 30-delta calls on the next VX contract, bought the day after each VX expiry at its settle, with the
+    VXTH weight schedule on the F1 level; held to expiry, settled at the contract's final settlement."""
+    n = data.n
+    settle = data.vx.settle
+    day = data.dates.astype(np.int64)
+    expiry = data.vx.expiry.astype(np.int64)
+    pnl = np.zeros(n)
+    cost = np.zeros(n)
+    held = np.zeros(n)
+    pos_col, strike, qty, last_value = -1, 0.0, 0.0, 0.0
+    for i in range(1, n):
+        if qty > 0:
+            f = settle[i, pos_col]
+            t = (expiry[pos_col] - day[i]) / DAYS
+            if t <= 0 or not np.isfinite(f):
+                value = max((f if np.isfinite(f) else 0.0) - strike, 0.0)
+                pnl[i] += (value - last_value) * qty * VIX_OPTION_MULTIPLIER
+                qty, pos_col = 0.0, -1
+            else:
+                vol = vix_call_vol(data, i, t, strike, f, comp)
+                value = vix_call_price(f, strike, t, data.rate[i], vol)
+                pnl[i] += (value - last_value) * qty * VIX_OPTION_MULTIPLIER
+                last_value = value
+        roll_day = qty == 0 and data.vx.f1[i - 1] >= 0 and expiry[data.vx.f1[i - 1]] <= day[i - 1]
+        if roll_day or (i == 1 and qty == 0):
+            col = data.vx.f1[i]
+            f = settle[i, col] if col >= 0 else np.nan
+            if col >= 0 and np.isfinite(f):
+                weight = comp.vxth_budget_share * (1.0 if 15 < f <= 30 else 0.5 if 30 < f <= 50 else 0.0)
+                t = (expiry[col] - day[i]) / DAYS
+                if weight > 0 and t > 0:
+                    vol = vix_call_vol(data, i, t, f, f, comp)
+                    k = f * np.exp(-ndtri(comp.vxth_call_delta) * vol * np.sqrt(t) + 0.5 * vol * vol * t)
+                    k = max(np.round(k), np.ceil(f))  # VIX strikes on a 1-point grid, out of the money
+                    vol = vix_call_vol(data, i, t, k, f, comp)
+                    price = vix_call_price(f, k, t, data.rate[i], vol)
+                    half = max(
+                        costs.vix_option_half_spread * spread_scale(data.vix[i], costs.spread_vix_power), 0.05 * price
+                    )
+                    ask = price + half
+                    contracts = np.floor(weight * capital / (ask * VIX_OPTION_MULTIPLIER)) if ask > 0 else 0.0
+                    if contracts > 0:
+                        cost[i] += contracts * (half * VIX_OPTION_MULTIPLIER + costs.vix_option_commission)
+                        pos_col, strike, qty, last_value = col, float(k), float(contracts), price
+        held[i] = qty
+    return LegResult(pnl - cost, cost, held)
