@@ -84,7 +84,9 @@ class SignalSettings(Section):
         default=20, ge=2, description="sessions searched for the histogram peak that `ts_macd_stabilizing` needs"
     )
     macd_peak_min: float = Field(
-        default=0.2, gt=0, description="a histogram peak (z units) must reach this to count as a stress episode"
+        default=0.2,
+        gt=0,
+        description="a histogram peak (z units) must reach this to count as a stress episode (~95th percentile)",
     )
     macd_peak_retrace: float = Field(
         default=0.3,

@@ -8,6 +8,7 @@ range, and a date outside it gives `None`, which callers turn into ABSTAIN).
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 @cache
 def _sessions() -> np.ndarray:
-    cal = xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_FIRST.isoformat(), end=CALENDAR_LAST.isoformat())
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 uses a pandas API that pandas 3.1 deprecates; the values it reads are unaffected
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cal = xcals.get_calendar(CALENDAR_NAME, start=CALENDAR_FIRST.isoformat(), end=CALENDAR_LAST.isoformat())
     days = cal.sessions.to_numpy().astype("datetime64[D]")
     days.flags.writeable = False
     return days

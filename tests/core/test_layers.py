@@ -129,7 +129,7 @@ def test_layer_2_needs_layer_1_holding():
     step = step_layers(with_l1, building, T0, S, {})
     l2 = step.book.get(L2)
     assert l2.phase is LayerPhase.ACTIVE and l2.episode == 1
-    assert l2.thickness == 0.5  # floor(0.3 / 0.6 / 0.25) * 0.25
+    assert l2.thickness == 0.75  # floor(0.3 / 0.4 / 0.25) * 0.25
     armed_l2 = book(
         l1=LayerState(L1, LayerPhase.UNWINDING, since=T0, episode=1), l2=LayerState(L2, LayerPhase.ARMED, since=T0)
     )
@@ -197,7 +197,7 @@ def test_active_layer_2_thickens_with_the_histogram_but_never_thins():
         l1=LayerState(L1, LayerPhase.ACTIVE, since=T0, episode=1),
         l2=LayerState(L2, LayerPhase.ACTIVE, since=T0, episode=1, thickness=0.25),
     )
-    up = votes(ts_macd_building="for", vix_rsi="for", term_structure="for", values={"ts_macd_building": 0.61})
+    up = votes(ts_macd_building="for", vix_rsi="for", term_structure="for", values={"ts_macd_building": 0.41})
     step = step_layers(b, up, T0 + DAY, S, {})
     assert step.book.get(L2).thickness == 1.0 and step.transitions[-1].name == "thicken"
     down = votes(ts_macd_building="against", vix_rsi="for", term_structure="for", values={"ts_macd_building": 0.1})
