@@ -126,6 +126,7 @@ class SimServer:
         self.completed: list[SimOrder] = []
         self.sessions: set[Session] = set()
         self.messages_received = 0
+        self.handshakes: list[str] = []  # every client's offered version string, e.g. "v157..176"
         self.ended = False
         self._perm_ids = itertools.count(1_000_001)
         self._exec_seq = itertools.count(1)
@@ -560,6 +561,7 @@ class Session(asyncio.Protocol):
                 log.exception("request failed", clientId=self.client_id, fields=fields[:6])
 
     def _handshake(self, text: str) -> bool:
+        self.server.handshakes.append(text)
         try:
             low, high, opts = parse_version_range(text)
         except ProtocolError as exc:
