@@ -451,7 +451,7 @@ class SimServer:
         today = t.strftime("%Y%m%d")
         for pos in list(self.account.positions.values()):
             inst = pos.instrument
-            if not pos.quantity or not inst.last_trade_date or inst.last_trade_date[:8] > today:
+            if not pos.quantity or not inst.last_trade_date or inst.last_trade_date[:8] >= today:
                 continue
             price = self.market.settlement_price(inst.con_id)
             if price is None:

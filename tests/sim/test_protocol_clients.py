@@ -285,3 +285,29 @@ def test_pacing_fault_and_unknown_contract_errors(lib: ModuleType, log_guard: Lo
             ib.disconnect()
 
     run(body())
+
+
+def test_log_guard_sees_a_decoder_error(lib: ModuleType, tmp_path: Path) -> None:
+    """The guard every client test relies on: a frame with a wrong field count must surface as a Decoder error."""
+    import logging
+
+    from bot.sim.wire import frame
+
+    guard = LogGuard()
+    logger = logging.getLogger(lib.__name__)
+    logger.addHandler(guard)
+
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path)
+        async with sim:
+            ib = await connect(lib, sim.port)
+            session = next(iter(sim.server.sessions))
+            session.send(frame([1, 6, 99, 1, "17.0"]))  # tickPrice missing size and attrMask
+            await until(lambda: any(r.name.endswith("Decoder") for r in guard.records))
+            ib.disconnect()
+
+    try:
+        run(body())
+    finally:
+        logger.removeHandler(guard)
+    assert guard.unexpected()
