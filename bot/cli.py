@@ -15,6 +15,12 @@ from bot.config import ConfigError
 COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("bot.commands.check_config", "validate a config file and print the effective settings"),
     "backtest": ("bot.commands.backtest", "replay history: condors unhedged, with ALVH and simple hedges"),
+    "pending": ("bot.commands.pending", "list intents waiting for approval"),
+    "approve": ("bot.commands.approve", "approve a pending intent (bound to the fingerprint you saw)"),
+    "reject": ("bot.commands.reject", "reject a pending intent"),
+    "halt": ("bot.commands.halt", "halt trading (or --reducing: only position-reducing orders)"),
+    "resume": ("bot.commands.resume", "resume trading after a halt"),
+    "export-journal": ("bot.commands.journal_export", "export the journal as CSV or JSON lines for audit"),
 }
 
 EXIT_USAGE = 2

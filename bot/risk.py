@@ -1,0 +1,322 @@
+"""Pre-trade risk checks with reason codes, trading state, and the anomaly monitor that halts automatically.
+
+`check_intent` is a pure function of an intent, a snapshot (`RiskContext`) and the settings: the engine builds the
+snapshot (quote, positions, account values, orders sent today, trading state) and gets back every reason the intent
+may not be sent, so a denial is explained in full rather than by the first failing rule. It fails closed: missing
+or malformed inputs deny. `AnomalyMonitor` is the small stateful part (rejections in a window, stale data, hedge
+positions that moved without fills) and only *reports* halt reasons; the engine journals them and sets the state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from bot.account_guard import check_account
+from bot.domain.intents import HedgeKind, Intent, Side
+from bot.settings.risk import RiskSettings
+
+MULTIPLIERS: dict[HedgeKind, float] = {
+    HedgeKind.VX: 1000.0,
+    HedgeKind.VXM: 100.0,
+    HedgeKind.VIXY: 1.0,
+    HedgeKind.VIX_OPTION: 100.0,
+}
+EXCHANGE_CALENDAR: dict[HedgeKind, str] = {
+    HedgeKind.VX: "XCBF",  # Cboe Futures Exchange
+    HedgeKind.VXM: "XCBF",
+    HedgeKind.VIX_OPTION: "XCBF",  # VIX options (CBOE) keep the same regular hours as CFE in exchange_calendars
+    HedgeKind.VIXY: "XNYS",  # ETF: NYSE regular hours
+}
+
+
+class TradingState(StrEnum):
+    ACTIVE = "active"
+    REDUCING = "reducing"  # only intents with opens_position=False pass
+    HALTED = "halted"  # nothing passes
+
+
+class RiskCode(StrEnum):
+    TRADING_HALTED = "trading_halted"
+    REDUCING_ONLY = "reducing_only"
+    ACCOUNT_MODE = "account_mode"
+    INVALID_INTENT = "invalid_intent"
+    POSITION_CAP = "position_cap"
+    ORDER_NOTIONAL = "order_notional"
+    PREMIUM_BUDGET = "premium_budget"
+    ORDERS_PER_DAY = "orders_per_day"
+    NO_QUOTE = "no_quote"
+    QUOTE_INVALID = "quote_invalid"
+    QUOTE_STALE = "quote_stale"
+    SPREAD_TOO_WIDE = "spread_too_wide"
+    PRICE_COLLAR = "price_collar"
+    MARKET_CLOSED = "market_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    bid: float | None
+    ask: float | None
+    at: dt.datetime  # when the quote was last updated (market clock, timezone-aware)
+
+    @property
+    def mid(self) -> float | None:
+        return (self.bid + self.ask) / 2 if self.is_valid() else None  # type: ignore[operator]
+
+    def is_valid(self) -> bool:
+        """Two finite positive sides, not crossed (IB sends -1 and 0 for 'no price')."""
+        b, a = self.bid, self.ask
+        return b is not None and a is not None and math.isfinite(b) and math.isfinite(a) and 0 < b <= a
+
+
+@dataclass(frozen=True, slots=True)
+class RiskContext:
+    """Everything the checks read, captured at one instant by the engine."""
+
+    now: dt.datetime  # market clock, timezone-aware
+    mode: str
+    account: str | None  # the account the guard chose
+    live_flag: bool
+    live_account: str | None
+    trading_state: TradingState
+    quote: Quote | None
+    positions: Mapping[str, int] = field(default_factory=dict)  # HedgeInstrument.key -> signed quantity
+    net_liquidation: float | None = None  # USD
+    long_option_premium: float = 0.0  # USD market value of long VIX options already held
+    orders_today: int = 0  # orders sent today (journal.orders_sent_on)
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    code: RiskCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
+    denials: tuple[Denial, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.denials
+
+    @property
+    def codes(self) -> tuple[RiskCode, ...]:
+        return tuple(d.code for d in self.denials)
+
+    def explain(self) -> str:
+        return "accepted" if self.accepted else "; ".join(f"{d.code.value}: {d.message}" for d in self.denials)
+
+
+def position_cap(kind: HedgeKind, settings: RiskSettings, mode: str) -> int:
+    cap = {
+        HedgeKind.VX: settings.max_vx_contracts,
+        HedgeKind.VXM: settings.max_vxm_contracts,
+        HedgeKind.VIXY: settings.max_vixy_shares,
+        HedgeKind.VIX_OPTION: settings.max_vix_option_contracts,
+    }[kind]
+    return int(cap * settings.live_cap_factor) if mode == "live" else cap
+
+
+def _scaled(value: float, settings: RiskSettings, mode: str) -> float:
+    return value * settings.live_cap_factor if mode == "live" else value
+
+
+def check_intent(intent: Intent, ctx: RiskContext, settings: RiskSettings) -> RiskDecision:
+    """Every reason `intent` may not be sent now; an empty tuple of denials means accepted."""
+    out: list[Denial] = []
+    deny = lambda code, msg: out.append(Denial(code, msg))  # noqa: E731
+
+    if ctx.trading_state is TradingState.HALTED:
+        deny(RiskCode.TRADING_HALTED, "trading is halted; `alvh resume` after fixing the cause")
+    elif ctx.trading_state is TradingState.REDUCING and intent.opens_position:
+        deny(RiskCode.REDUCING_ONLY, "trading state is reducing: only position-reducing intents may be sent")
+
+    guard = check_account(
+        ctx.mode, [ctx.account] if ctx.account else [], live_flag=ctx.live_flag, live_account=ctx.live_account
+    )
+    if not guard.may_send:
+        deny(RiskCode.ACCOUNT_MODE, guard.message)
+
+    if intent.quantity <= 0 or intent.instrument.kind not in MULTIPLIERS:
+        deny(RiskCode.INVALID_INTENT, f"quantity must be a positive whole number, got {intent.quantity}")
+        return RiskDecision(tuple(out))
+
+    kind = intent.instrument.kind
+    signed = intent.quantity if intent.side is Side.BUY else -intent.quantity
+    held = int(ctx.positions.get(intent.instrument.key, 0))
+    after = held + signed
+    cap = position_cap(kind, settings, ctx.mode)
+    if abs(after) > abs(held) and abs(after) > cap:
+        deny(RiskCode.POSITION_CAP, f"{intent.instrument.key} position would be {after}, cap is {cap}")
+
+    quote = ctx.quote
+    price = _order_price(intent, quote)
+    if quote is None:
+        deny(RiskCode.NO_QUOTE, f"no quote for {intent.instrument.key}")
+    elif not quote.is_valid():
+        deny(RiskCode.QUOTE_INVALID, f"unusable quote bid={quote.bid} ask={quote.ask} (missing, zero or crossed)")
+    else:
+        age = (ctx.now - quote.at).total_seconds()
+        if age > settings.max_quote_age_s:
+            deny(RiskCode.QUOTE_STALE, f"quote is {age:.0f} s old, limit {settings.max_quote_age_s:g} s")
+        _check_collar(intent, quote, settings, deny)
+
+    if price is not None:
+        notional = intent.quantity * price * MULTIPLIERS[kind]
+        limit = _scaled(settings.max_order_notional_usd, settings, ctx.mode)
+        if notional > limit:
+            deny(RiskCode.ORDER_NOTIONAL, f"order notional ${notional:,.0f} exceeds ${limit:,.0f}")
+        if kind is HedgeKind.VIX_OPTION and intent.side is Side.BUY and intent.opens_position:
+            _check_premium(notional, ctx, settings, deny)
+
+    max_orders = int(_scaled(settings.max_orders_per_day, settings, ctx.mode))
+    if ctx.orders_today + 1 > max_orders:
+        deny(RiskCode.ORDERS_PER_DAY, f"{ctx.orders_today} orders sent today, limit {max_orders}")
+
+    if settings.require_trading_hours:
+        open_, why = market_open(kind, ctx.now)
+        if not open_:
+            deny(RiskCode.MARKET_CLOSED, why)
+    return RiskDecision(tuple(out))
+
+
+def _order_price(intent: Intent, quote: Quote | None) -> float | None:
+    """The worst price the order may trade at: its limit, or the far side when the intent leaves pricing open."""
+    if intent.price is not None:
+        return intent.price.limit
+    if quote is not None and quote.is_valid():
+        return quote.ask if intent.side is Side.BUY else quote.bid
+    return None
+
+
+def _check_collar(intent: Intent, quote: Quote, settings: RiskSettings, deny) -> None:
+    mid = quote.mid
+    assert mid is not None
+    spread_pct = (quote.ask - quote.bid) / mid * 100  # type: ignore[operator]
+    if spread_pct > settings.max_spread_pct:
+        deny(RiskCode.SPREAD_TOO_WIDE, f"spread {spread_pct:.1f}% of mid exceeds {settings.max_spread_pct:g}%")
+    if intent.price is None:
+        return
+    limit = intent.price.limit
+    slack = settings.collar_beyond_far_pct / 100 * mid
+    if not math.isfinite(limit) or limit <= 0:
+        deny(RiskCode.PRICE_COLLAR, f"limit {limit} is not a positive price")
+    elif intent.side is Side.BUY and limit > quote.ask + slack:  # type: ignore[operator]
+        deny(RiskCode.PRICE_COLLAR, f"buy limit {limit:g} is above ask {quote.ask:g} + {slack:.4g} collar")
+    elif intent.side is Side.SELL and limit < quote.bid - slack:  # type: ignore[operator]
+        deny(RiskCode.PRICE_COLLAR, f"sell limit {limit:g} is below bid {quote.bid:g} - {slack:.4g} collar")
+
+
+def _check_premium(cost: float, ctx: RiskContext, settings: RiskSettings, deny) -> None:
+    nlv = ctx.net_liquidation
+    if nlv is None or not math.isfinite(nlv) or nlv <= 0:
+        deny(RiskCode.PREMIUM_BUDGET, "net liquidation unknown: no option premium may be bought")
+        return
+    budget = settings.premium_budget_pct_nlv / 100 * nlv
+    total = ctx.long_option_premium + cost
+    if total > budget:
+        deny(
+            RiskCode.PREMIUM_BUDGET,
+            f"long option premium would be ${total:,.0f}, budget {settings.premium_budget_pct_nlv:g}% of "
+            f"net liquidation = ${budget:,.0f}",
+        )
+
+
+@cache
+def _calendar(name: str) -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(name, start="2000-01-01")
+
+
+def market_open(kind: HedgeKind, at: dt.datetime) -> tuple[bool, str]:
+    """(open?, explanation) for the regular session of the instrument's exchange at instant `at`."""
+    name = EXCHANGE_CALENDAR[kind]
+    if at.tzinfo is None:
+        return False, "timestamp has no timezone; cannot check trading hours"
+    cal = _calendar(name)
+    minute = pd.Timestamp(at).tz_convert("UTC").floor("min")
+    if not cal.first_minute <= minute <= cal.last_minute:
+        return False, f"{minute:%Y-%m-%d %H:%M} UTC is outside the {name} calendar's range"
+    if cal.is_open_on_minute(minute):
+        return True, f"{name} open"
+    return False, f"{name} is closed at {minute:%Y-%m-%d %H:%M} UTC ({kind.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class HaltReason:
+    code: str  # "repeated_rejections", "stale_data", "position_mismatch"
+    message: str
+
+
+class AnomalyMonitor:
+    """Watches for the conditions that must stop trading without a person: the engine feeds it, and on a returned
+    HaltReason journals it and sets HALTED (resume is always a person's `alvh resume`)."""
+
+    def __init__(self, settings: RiskSettings) -> None:
+        self._settings = settings
+        self._rejections: deque[dt.datetime] = deque()
+        self._expected: dict[str, int] = {}
+
+    def on_rejection(self, at: dt.datetime) -> HaltReason | None:
+        self._rejections.append(at)
+        window = dt.timedelta(seconds=self._settings.rejection_window_s)
+        while self._rejections and at - self._rejections[0] > window:
+            self._rejections.popleft()
+        n = len(self._rejections)
+        if n >= self._settings.halt_after_rejections:
+            return HaltReason(
+                "repeated_rejections", f"{n} orders rejected within {self._settings.rejection_window_s:g} s"
+            )
+        return None
+
+    def check_staleness(
+        self, now: dt.datetime, last_quote_at: dt.datetime | None, market_is_open: bool
+    ) -> HaltReason | None:
+        """Stale market data only matters while the market is open (no ticks overnight is normal)."""
+        if not market_is_open:
+            return None
+        if last_quote_at is None:
+            return HaltReason("stale_data", "no VIX quote received while the market is open")
+        age = (now - last_quote_at).total_seconds()
+        if age > self._settings.halt_on_stale_data_s:
+            return HaltReason(
+                "stale_data", f"VIX quote is {age:.0f} s old (limit {self._settings.halt_on_stale_data_s:g} s)"
+            )
+        return None
+
+    def rebase(self, positions: Mapping[str, int]) -> None:
+        """Accept broker positions as the new expectation (after start-up reconciliation)."""
+        self._expected = {k: int(v) for k, v in positions.items() if v}
+
+    def on_fill(self, instrument_key: str, side: Side, quantity: int) -> None:
+        signed = quantity if side is Side.BUY else -quantity
+        self._expected[instrument_key] = self._expected.get(instrument_key, 0) + signed
+
+    @property
+    def expected(self) -> dict[str, int]:
+        return {k: v for k, v in self._expected.items() if v}
+
+    def check_positions(self, actual: Mapping[str, int]) -> HaltReason | None:
+        """Hedge positions that changed without fills the bot saw (someone traded by hand, or a fill was lost)."""
+        diffs = position_mismatches(self._expected, actual, self._settings.position_mismatch_tolerance)
+        if diffs:
+            shown = ", ".join(f"{k}: expected {e}, broker {a}" for k, e, a in diffs)
+            return HaltReason("position_mismatch", f"hedge positions differ from the journal: {shown}")
+        return None
+
+
+def position_mismatches(
+    expected: Mapping[str, int], actual: Mapping[str, int], tolerance: int = 0
+) -> list[tuple[str, int, int]]:
+    """(instrument, expected, actual) for every instrument where |actual - expected| > tolerance."""
+    keys = sorted(set(expected) | set(actual))
+    rows = [(k, int(expected.get(k, 0)), int(actual.get(k, 0))) for k in keys]
+    return [(k, e, a) for k, e, a in rows if abs(a - e) > tolerance]
