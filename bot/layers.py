@@ -179,6 +179,10 @@ def _gate(ctx: _Ctx, book: LayerBook, layer: LayerId) -> tuple[bool, str]:
     return True, ""
 
 
+def _has_data(vote: SignalVote | None) -> bool:
+    return vote is not None and vote.vote is not Vote.ABSTAIN
+
+
 def _no_hedge_above(book: LayerBook, layer: LayerId) -> tuple[bool, str]:
     busy = [s for s in book.layers if s.layer > layer and s.phase in HEDGED]
     if not busy:
@@ -212,6 +216,10 @@ def _step_one(book: LayerBook, layer: LayerId, ctx: _Ctx, flat: Mapping[LayerId,
             return state
         gate_ok, gate_text = _gate(ctx, book, layer)
         if not gate_ok:
+            if layer is LayerId.TAIL and not _has_data(ctx.vote(TAIL_GATE)):
+                ctx.alerts.append(
+                    Alert("quorum_data_insufficient", f"layer 3 arm: {gate_text}: the tail gate has no data", layer)
+                )
             return state
         check = ctx.check(layer, "arm", rules.arm)
         if not check.passed:

@@ -117,8 +117,12 @@ def test_reset_only_when_flat_then_cooldown_blocks_rearming():
 def test_insufficient_data_holds_and_alerts():
     step = step_layers(LayerBook(), votes(default="abstain", vix_rsi="for"), T0, S, {})
     assert step.book == LayerBook() and step.transitions == ()
-    assert [a.code for a in step.alerts] == ["quorum_data_insufficient"]
-    assert step.alerts[0].layer == L1 and "l1_arm" in step.alerts[0].message
+    assert [(a.code, a.layer) for a in step.alerts] == [
+        ("quorum_data_insufficient", L1),
+        ("quorum_data_insufficient", L3),
+    ]
+    assert "l1_arm: 2 of 5" in step.alerts[0].message and "insufficient data" in step.alerts[0].message
+    assert "tail gate has no data" in step.alerts[1].message
 
 
 def test_layer_2_needs_layer_1_holding():
