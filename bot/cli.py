@@ -15,6 +15,7 @@ from bot.config import ConfigError
 COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("bot.commands.check_config", "validate a config file and print the effective settings"),
     "backtest": ("bot.commands.backtest", "replay history: condors unhedged, with ALVH and simple hedges"),
+    "sweep": ("bot.commands.sweep", "run a backtest parameter grid in parallel and print the sensitivity table"),
     "pending": ("bot.commands.pending", "list intents waiting for approval"),
     "approve": ("bot.commands.approve", "approve a pending intent (bound to the fingerprint you saw)"),
     "reject": ("bot.commands.reject", "reject a pending intent"),

@@ -55,12 +55,19 @@ def hold_contract(data: MarketData, roll_days: int, offset: int = 0) -> np.ndarr
 
 
 def futures_leg(
-    data: MarketData, target: np.ndarray, costs: CostSettings, roll_days: int, step: float, offset: int = 0
+    data: MarketData,
+    target: np.ndarray,
+    costs: CostSettings,
+    roll_days: int,
+    step: float,
+    offset: int = 0,
+    held: np.ndarray | None = None,
 ) -> LegResult:
-    """Long VX futures following `target` (contracts, decided at each close; NaN = no view, hold) at t+1 settles."""
+    """Long VX futures following `target` (contracts, decided at each close; NaN = no view, hold) at t+1 settles.
+    `held` may pass a precomputed `hold_contract(data, roll_days, offset)` (the sweep reuses it)."""
     n = data.n
     settle = data.vx.settle
-    held_col = hold_contract(data, roll_days, offset)
+    held_col = hold_contract(data, roll_days, offset) if held is None else held
     half = costs.vx_half_spread * spread_scale(data.vix, costs.spread_vix_power) * VX_MULTIPLIER
     per_contract = half + costs.vx_commission  # per VX-equivalent (a VXM is charged a tenth: 0.1 VX)
     pnl = np.zeros(n)

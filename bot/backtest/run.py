@@ -49,8 +49,13 @@ def run_backtest(
     s: BacktestSettings,
     alvh_leg: AlvhLeg | None = None,
     progress: Callable[[str], None] | None = None,
+    only: frozenset[str] | None = None,
+    held: np.ndarray | None = None,
 ) -> RunResult:
+    """Run the condors once and every competitor in `only` (default: all). `held` is an optional precomputed
+    front-contract schedule for futures_always (see `hedges.hold_contract`)."""
     step = progress or (lambda _name: None)
+    wanted = frozenset(STRATEGIES) if only is None else only
     capital = s.condor.capital
     condor = CondorEngine(data, s.condor, s.vol_model, s.costs).run()
     step("condors")
@@ -58,20 +63,24 @@ def run_backtest(
     base = capital + np.cumsum(condor.pnl)
     legs: dict[str, LegResult] = {}
     comp = s.competitors
-    legs["futures_always"] = futures_leg(
-        data, futures_target(condor, s, comp.futures_hedge_ratio), s.costs, comp.roll_days, comp.contract_step
-    )
+    if "futures_always" in wanted:
+        target = futures_target(condor, s, comp.futures_hedge_ratio)
+        legs["futures_always"] = futures_leg(data, target, s.costs, comp.roll_days, comp.contract_step, held=held)
     step("futures_always")
-    legs["vxth_calls"] = vxth_calls_leg(data, comp, s.costs, capital)
+    if "vxth_calls" in wanted:
+        legs["vxth_calls"] = vxth_calls_leg(data, comp, s.costs, capital)
     step("vxth_calls")
     layers = np.zeros(data.n)
     alvh_signal = None
-    alvh = alvh_leg(data, s, condor) if alvh_leg is not None else None
+    alvh = alvh_leg(data, s, condor) if alvh_leg is not None and "alvh" in wanted else None
     if alvh is None:
-        notes.append("alvh: not run (bot.strategy.decide is not available); its column is empty")
+        if "alvh" in wanted:
+            notes.append("alvh: not run (bot.strategy.decide is not available); its column is empty")
     else:
         legs["alvh"], layers, alvh_signal = alvh
     step("alvh")
+    if "vixy_constant" not in wanted:
+        return _finish(data, s, condor, legs, layers, alvh_signal, notes, base, progress=step)
     unit = vixy_leg(data, np.full(data.n, capital), s.costs)  # notional = 1 x capital; every term scales linearly
     calm = m.outside_windows(data.dates, list(zip(s.windows.starts, s.windows.ends, strict=True)))
     share = comp.vixy_budget_share
@@ -85,7 +94,21 @@ def run_backtest(
             share = comp.vixy_fallback_share
             notes.append(f"vixy_constant: nothing to match (ALVH calm cost >= 0 or absent); {share:.2%} of capital")
     legs["vixy_constant"] = LegResult(unit.pnl * share, unit.costs * share, unit.exposure * share)
-    step("vixy_constant")
+    return _finish(data, s, condor, legs, layers, alvh_signal, notes, base, progress=step)
+
+
+def _finish(
+    data: MarketData,
+    s: BacktestSettings,
+    condor: CondorResult,
+    legs: dict[str, LegResult],
+    layers: np.ndarray,
+    alvh_signal: np.ndarray | None,
+    notes: list[str],
+    base: np.ndarray,
+    progress: Callable[[str], None],
+) -> RunResult:
+    progress("vixy_constant")
     equity = {"unhedged": base}
     for name in STRATEGIES[1:]:
         equity[name] = base + np.cumsum(legs[name].pnl) if name in legs else np.full(data.n, np.nan)
@@ -97,36 +120,8 @@ def compute_metrics(result: RunResult) -> dict[str, object]:
     d, s = result.data, result.settings
     capital = s.condor.capital
     windows = list(zip(s.windows.names, s.windows.starts, s.windows.ends, strict=True))
-    calm = m.outside_windows(d.dates, [(a, b) for _, a, b in windows])
-    unhedged_pnl = np.diff(result.equity["unhedged"], prepend=capital)
     total_credit = float(result.condor.credit.sum())
-    strategies: dict[str, object] = {}
-    for name, eq in result.equity.items():
-        if np.isnan(eq).all():
-            strategies[name] = {"ran": False}
-            continue
-        pnl = np.diff(eq, prepend=capital)
-        total, per_year = m.annual_return(d.dates, eq, capital)
-        uw = m.time_under_water(eq)
-        hedge_pnl = pnl - unhedged_pnl
-        strategies[name] = {
-            "ran": True,
-            "final_equity": float(eq[-1]),
-            "total_return": total,
-            "annual_return": per_year,
-            "max_drawdown": m.max_drawdown(eq),
-            "max_drawdown_dollars": m.max_drawdown_dollars(eq),
-            "cvar_5pct_daily": m.cvar(pnl[1:] / capital, 0.05),
-            "time_under_water_share": uw.share_of_days,
-            "longest_under_water_days": uw.longest_days,
-            "hedge_pnl": float(hedge_pnl.sum()),
-            "hedge_costs": float(result.legs[name].costs.sum()) if name in result.legs else 0.0,
-            "hedge_cost_share_of_credit": (
-                float(-hedge_pnl.sum() / total_credit) if total_credit > 0 and name != "unhedged" else 0.0
-            ),
-            "income_preserved": m.income_preserved(pnl, unhedged_pnl, calm),
-            "windows": {wname: m.window_drawdown(d.dates, eq, a, b) for wname, a, b in windows},
-        }
+    strategies = strategy_metrics(result)
     years = max((d.dates[-1] - d.dates[0]).astype(int) / 365.25, 1e-9)
     ev = s.events
     onsets = m.spike_events(d.vix, ev.spike_vix_rise, ev.spike_min_vix, ev.decluster_days)
@@ -161,6 +156,44 @@ def compute_metrics(result: RunResult) -> dict[str, object]:
         "signal_events": {"spike_onsets": [str(d.dates[i]) for i in onsets], "scores": scored},
         "notes": list(result.notes) + list(d.warnings),
     }
+
+
+def strategy_metrics(result: RunResult) -> dict[str, dict[str, object]]:
+    """Per strategy: returns, drawdowns (overall and per window), CVaR, time under water, hedge cost, income kept."""
+    d, s = result.data, result.settings
+    capital = s.condor.capital
+    windows = list(zip(s.windows.names, s.windows.starts, s.windows.ends, strict=True))
+    calm = m.outside_windows(d.dates, [(a, b) for _, a, b in windows])
+    unhedged_pnl = np.diff(result.equity["unhedged"], prepend=capital)
+    total_credit = float(result.condor.credit.sum())
+    strategies: dict[str, dict[str, object]] = {}
+    for name, eq in result.equity.items():
+        if np.isnan(eq).all():
+            strategies[name] = {"ran": False}
+            continue
+        pnl = np.diff(eq, prepend=capital)
+        total, per_year = m.annual_return(d.dates, eq, capital)
+        uw = m.time_under_water(eq)
+        hedge_pnl = pnl - unhedged_pnl
+        strategies[name] = {
+            "ran": True,
+            "final_equity": float(eq[-1]),
+            "total_return": total,
+            "annual_return": per_year,
+            "max_drawdown": m.max_drawdown(eq),
+            "max_drawdown_dollars": m.max_drawdown_dollars(eq),
+            "cvar_5pct_daily": m.cvar(pnl[1:] / capital, 0.05),
+            "time_under_water_share": uw.share_of_days,
+            "longest_under_water_days": uw.longest_days,
+            "hedge_pnl": float(hedge_pnl.sum()),
+            "hedge_costs": float(result.legs[name].costs.sum()) if name in result.legs else 0.0,
+            "hedge_cost_share_of_credit": (
+                float(-hedge_pnl.sum() / total_credit) if total_credit > 0 and name != "unhedged" else 0.0
+            ),
+            "income_preserved": m.income_preserved(pnl, unhedged_pnl, calm),
+            "windows": {wname: m.window_drawdown(d.dates, eq, a, b) for wname, a, b in windows},
+        }
+    return strategies
 
 
 def cndr_check(result: RunResult) -> dict[str, object]:

@@ -141,10 +141,16 @@ class EventSettings(Section):
 
 
 class SweepSettings(Section):
-    short_delta: tuple[float, ...] = Field((0.10, 0.16, 0.25), description="sweep grid: condor short delta")
-    take_profit: tuple[float, ...] = Field((0.5, 1.0), description="sweep grid: take-profit share of credit")
-    stop_multiple: tuple[float, ...] = Field((1.0, 2.0, 100.0), description="sweep grid: stop multiple (100 = none)")
-    hedge_ratio: tuple[float, ...] = Field((0.25, 0.5, 0.75), description="sweep grid: futures hedge ratio h")
+    grid: dict[str, tuple[float, ...]] = Field(
+        {
+            "condor.short_delta": (0.10, 0.16, 0.25),
+            "condor.take_profit": (0.5, 1.0),
+            "condor.stop_multiple": (1.0, 2.0, 100.0),
+            "condor.wing_width_pct": (0.01, 0.02, 0.04),
+            "competitors.futures_hedge_ratio": (0.25, 0.5, 0.75),
+        },
+        description="`alvh sweep` grid: dotted backtest setting -> values; every combination is run and counted",
+    )
     workers: int = Field(0, ge=0, description="worker processes for the sweep; 0 = one per core")
 
 

@@ -1,0 +1,176 @@
+"""Parameter sweep: every combination of a grid, run in parallel, every set counted, summarised as sensitivity.
+
+Why a sensitivity table and not a best run: with dozens of sets, the best one is mostly luck (ALVH spec section 8,
+"count every parameter set tried"). For each parameter value the table shows the median (and the worst) of each
+metric across all the other parameters, so a reader sees which knobs move the result and how much.
+
+Data is loaded once per worker process (pool initializer); a set only runs the condor engine and the hedges whose
+settings can change (`unhedged`, `futures_always`, and `alvh` when the strategy core is available).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.backtest.data import MarketData, load_directory
+from bot.backtest.hedges import hold_contract
+from bot.backtest.run import run_backtest, strategy_metrics
+from bot.config import ConfigError, config_from_mapping
+from bot.settings.backtest import BacktestSettings
+
+SWEPT = frozenset({"unhedged", "futures_always"})
+METRICS = ("annual_return", "max_drawdown", "worst_window_drawdown", "income_preserved", "hedge_cost_share_of_credit")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    keys: tuple[str, ...]
+    rows: list[dict[str, Any]]  # one per set: parameters, then "<strategy>.<metric>"
+    tried: int
+    failed: int
+
+
+def settings_with(base: BacktestSettings, overrides: dict[str, float]) -> BacktestSettings:
+    """`base` with dotted overrides applied and validated like a config file (ConfigError on a bad key/value)."""
+    raw = base.model_dump(mode="json")
+    for key, value in overrides.items():
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(
+                    f"sweep grid: `backtest.{key}` is not a backtest setting. Fix: see config/default.toml"
+                )
+            node = node[part]
+        if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+            raise ConfigError(f"sweep grid: `backtest.{key}` is not a backtest setting. Fix: see config/default.toml")
+        node[parts[-1]] = value
+    return config_from_mapping({"backtest": raw}, source="sweep grid").backtest
+
+
+def _unknown(key: str) -> str:
+    return f"sweep grid: `backtest.{key}` is not a backtest setting. Fix: use a dotted key from config/default.toml"
+
+
+def combinations(grid: dict[str, tuple[float, ...]]) -> Iterator[dict[str, float]]:
+    keys = list(grid)
+    for values in itertools.product(*(grid[k] for k in keys)):
+        yield dict(zip(keys, values, strict=True))
+
+
+def evaluate(data: MarketData, settings: BacktestSettings, held: np.ndarray | None = None) -> dict[str, Any]:
+    """Key metrics of one parameter set (the sweep's row, without the parameters)."""
+    result = run_backtest(data, settings, only=SWEPT, held=held)
+    row: dict[str, Any] = {}
+    for name, values in strategy_metrics(result).items():
+        if not values.get("ran"):
+            continue
+        windows = [v for v in values["windows"].values() if v is not None]  # type: ignore[union-attr]
+        row[f"{name}.annual_return"] = values["annual_return"]
+        row[f"{name}.max_drawdown"] = values["max_drawdown"]
+        row[f"{name}.worst_window_drawdown"] = min(windows) if windows else None
+        row[f"{name}.income_preserved"] = values["income_preserved"]
+        row[f"{name}.hedge_cost_share_of_credit"] = values["hedge_cost_share_of_credit"]
+    return row
+
+
+# ---- worker side: data loaded once per process ------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(directory: str, start: str, end: str, base_json: dict[str, Any]) -> None:
+    data = load_directory(directory)
+    _WORKER["data"] = data.slice(max(start, str(data.dates[0])), min(end, str(data.dates[-1])))
+    _WORKER["base"] = BacktestSettings.model_validate(base_json)
+    _WORKER["held"] = {}
+
+
+def _run_one(overrides: dict[str, float]) -> dict[str, Any]:
+    data: MarketData = _WORKER["data"]
+    settings = settings_with(_WORKER["base"], overrides)
+    roll = settings.competitors.roll_days
+    held = _WORKER["held"].get(roll)
+    if held is None:
+        held = _WORKER["held"][roll] = hold_contract(data, roll)
+    try:
+        return {**overrides, **evaluate(data, settings, held), "error": ""}
+    except Exception as exc:  # a set that breaks is counted and reported, never silently dropped
+        return {**overrides, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_sweep(
+    directory: str,
+    start: str,
+    end: str,
+    base: BacktestSettings,
+    grid: dict[str, tuple[float, ...]],
+    workers: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> SweepResult:
+    sets = list(combinations(grid))
+    for overrides in sets[:1]:
+        settings_with(base, overrides)  # fail fast on a bad key or value, before starting processes
+    n_workers = workers or os.cpu_count() or 1
+    args = (directory, start, end, base.model_dump(mode="json"))
+    rows: list[dict[str, Any]] = []
+    if n_workers == 1:
+        _init_worker(*args)
+        for overrides in sets:
+            rows.append(_run_one(overrides))
+            if progress:
+                progress(1)
+    else:
+        with mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=args) as pool:
+            for row in pool.imap(_run_one, sets, chunksize=max(1, len(sets) // (n_workers * 8))):
+                rows.append(row)
+                if progress:
+                    progress(1)
+    failed = sum(1 for r in rows if r.get("error"))
+    return SweepResult(tuple(grid), rows, tried=len(sets), failed=failed)
+
+
+def sensitivity(result: SweepResult) -> list[dict[str, Any]]:
+    """Per parameter value: median and worst of each metric over every set with that value."""
+    ok = [r for r in result.rows if not r.get("error")]
+    metric_keys = sorted(
+        {k for r in ok for k in r if "." in k and k.split(".", 1)[0] in SWEPT and k not in result.keys}
+    )
+    table: list[dict[str, Any]] = []
+    for key in result.keys:
+        for value in sorted({r[key] for r in ok}):
+            group = [r for r in ok if r[key] == value]
+            entry: dict[str, Any] = {"parameter": key, "value": value, "sets": len(group)}
+            for mk in metric_keys:
+                vals = np.array([r[mk] for r in group if r.get(mk) is not None], dtype=float)
+                entry[f"{mk}.median"] = float(np.median(vals)) if len(vals) else None
+                entry[f"{mk}.worst"] = float(vals.min()) if len(vals) else None
+            table.append(entry)
+    return table
+
+
+def sensitivity_markdown(result: SweepResult, table: list[dict[str, Any]]) -> str:
+    cols = [
+        ("unhedged.annual_return.median", "unhedged per year (median)"),
+        ("unhedged.max_drawdown.median", "unhedged max DD (median)"),
+        ("unhedged.max_drawdown.worst", "unhedged max DD (worst)"),
+        ("futures_always.max_drawdown.median", "hedged max DD (median)"),
+        ("futures_always.worst_window_drawdown.median", "hedged worst window DD (median)"),
+        ("futures_always.income_preserved.median", "hedged income kept (median)"),
+    ]
+    out = [
+        f"Parameter sets tried: {result.tried} (failed: {result.failed}). Every set counts; no set is singled out.",
+        "",
+        "| parameter | value | sets | " + " | ".join(title for _, title in cols) + " |",
+        "|---|---|---|" + "---|" * len(cols),
+    ]
+    for entry in table:
+        cells = ["n/a" if entry.get(k) is None else f"{entry[k] * 100:.1f}%" for k, _ in cols]
+        out.append(f"| {entry['parameter']} | {entry['value']:g} | {entry['sets']} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
