@@ -14,6 +14,7 @@ from bot.config import ConfigError
 # name -> (module, one-line help). A module exposes configure_parser(parser) and run(args) -> exit code.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("bot.commands.check_config", "validate a config file and print the effective settings"),
+    "sim": ("bot.sim.cli", "run the IB Gateway simulator (TWS API v176) on loopback in the foreground"),
     "backtest": ("bot.commands.backtest", "replay history: condors unhedged, with ALVH and simple hedges"),
     "sweep": ("bot.commands.sweep", "run a backtest parameter grid in parallel and print the sensitivity table"),
     "pending": ("bot.commands.pending", "list intents waiting for approval"),
