@@ -1,0 +1,253 @@
+"""Market data and positions as immutable values: option legs, quotes, the VX curve, hedge positions.
+
+Every observed value carries the instant it was observed, so that each consumer can check freshness against
+the decision's `now` (a parameter, never a clock). NaN, inf, zero and negative prices mean "missing": the helpers
+return None instead of a number so that no NaN can flow into a size or a limit price.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from bot.domain.intents import HedgeInstrument, HedgeKind
+
+OPTION_RIGHTS = ("C", "P")
+
+
+def usable_price(value: float | None) -> bool:
+    """True for a finite, strictly positive number (the only kind of price the core acts on)."""
+    return value is not None and math.isfinite(value) and value > 0.0
+
+
+def finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _check_aware(name: str, at: dt.datetime | None) -> None:
+    if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+        raise ValueError(f"{name}: timestamp {at!r} must be timezone-aware (e.g. datetime.now(UTC))")
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book (or an index value in `last`) and when it was observed. Fields may be NaN: that means missing."""
+
+    bid: float = math.nan
+    ask: float = math.nan
+    last: float = math.nan
+    at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_aware("Quote", self.at)
+
+    @property
+    def mid(self) -> float | None:
+        """Mid only when both sides are finite, positive and not crossed; otherwise None."""
+        if usable_price(self.bid) and usable_price(self.ask) and self.bid <= self.ask:
+            return 0.5 * (self.bid + self.ask)
+        return None
+
+    @property
+    def two_sided(self) -> bool:
+        return self.mid is not None
+
+    def value(self) -> float | None:
+        """Best single value: the mid, else a usable last (indices such as VIX only have a last)."""
+        mid = self.mid
+        if mid is not None:
+            return mid
+        return self.last if usable_price(self.last) else None
+
+    def is_fresh(self, now: dt.datetime, max_age_s: float) -> bool:
+        if self.at is None:
+            return False
+        age = (now - self.at).total_seconds()
+        return -1.0 <= age <= max_age_s  # a slightly future stamp (clock skew) is tolerated, a far one is not
+
+    def fresh_value(self, now: dt.datetime, max_age_s: float) -> float | None:
+        return self.value() if self.is_fresh(now, max_age_s) else None
+
+
+@dataclass(frozen=True, slots=True)
+class OptionContract:
+    """An SPX/SPXW index option (or any European index option with the same conventions)."""
+
+    trading_class: str  # "SPX" (AM-settled monthlies) or "SPXW" (PM weeklies)
+    expiry: dt.date
+    strike: float
+    right: str  # "C" or "P"
+    multiplier: float = 100.0
+    symbol: str = "SPX"
+    con_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.right not in OPTION_RIGHTS:
+            raise ValueError(f"OptionContract: right must be 'C' or 'P', got {self.right!r}")
+        if not usable_price(self.strike):
+            raise ValueError(f"OptionContract: strike must be finite and positive, got {self.strike!r}")
+        if not usable_price(self.multiplier):
+            raise ValueError(f"OptionContract: multiplier must be finite and positive, got {self.multiplier!r}")
+        if not self.trading_class:
+            raise ValueError("OptionContract: trading_class is empty; use 'SPX' or 'SPXW'")
+
+    @property
+    def key(self) -> str:
+        return f"{self.trading_class}:{self.expiry.isoformat()}:{self.right}:{self.strike:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGreeks:
+    """Broker model greeks (IB tickOptionComputation, tick type 13): vega per vol point, theta per day."""
+
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+    iv: float  # implied vol as a fraction (0.15 = 15%)
+    at: dt.datetime
+    und_price: float = math.nan
+
+    def __post_init__(self) -> None:
+        _check_aware("ModelGreeks", self.at)
+
+    @property
+    def complete(self) -> bool:
+        return all(math.isfinite(x) for x in (self.delta, self.gamma, self.vega, self.theta))
+
+    def is_fresh(self, now: dt.datetime, max_age_s: float) -> bool:
+        age = (now - self.at).total_seconds()
+        return -1.0 <= age <= max_age_s
+
+
+@dataclass(frozen=True, slots=True)
+class OptionLeg:
+    """One option position. `avg_cost` follows IB: price x multiplier per contract (positive for long and short)."""
+
+    contract: OptionContract
+    quantity: int  # signed: > 0 long, < 0 short
+    avg_cost: float
+    quote: Quote | None = None
+    greeks: ModelGreeks | None = None
+
+    def __post_init__(self) -> None:
+        if self.quantity == 0:
+            raise ValueError(f"OptionLeg {self.contract.key}: quantity is 0; drop flat positions before the core")
+
+
+@dataclass(frozen=True, slots=True)
+class VxPoint:
+    """One VX futures contract on the curve: its final settlement date and its quote."""
+
+    expiry: dt.date
+    quote: Quote
+
+    def dte(self, today: dt.date) -> int:
+        return (self.expiry - today).days
+
+
+@dataclass(frozen=True, slots=True)
+class VxCurve:
+    """The VX futures curve, nearest expiry first. Expired points (expiry < today) are skipped by `listed`."""
+
+    points: tuple[VxPoint, ...] = ()
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.points, key=lambda p: p.expiry))
+        object.__setattr__(self, "points", ordered)
+        expiries = [p.expiry for p in ordered]
+        if len(set(expiries)) != len(expiries):
+            raise ValueError("VxCurve: two points share one expiry; pass one quote per contract")
+
+    def listed(self, today: dt.date) -> tuple[VxPoint, ...]:
+        """Contracts still trading on `today` (a contract trades on its final settlement morning only at the open)."""
+        return tuple(p for p in self.points if p.expiry > today)
+
+    def nth(self, today: dt.date, n: int) -> VxPoint | None:
+        """F1 is n=1, F2 is n=2 ..."""
+        listed = self.listed(today)
+        return listed[n - 1] if 0 < n <= len(listed) else None
+
+    def point(self, expiry: dt.date) -> VxPoint | None:
+        for p in self.points:
+            if p.expiry == expiry:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HedgePosition:
+    """A position in a hedge instrument (net, as the broker reports it). `avg_cost` is per unit x multiplier (IB)."""
+
+    instrument: HedgeInstrument
+    quantity: int  # signed
+    avg_cost: float = math.nan
+
+    @property
+    def multiplier(self) -> float:
+        return multiplier_of(self.instrument.kind)
+
+
+def multiplier_of(kind: HedgeKind) -> float:
+    """Dollars per point of one unit. Execution reads the real value from IB contract details; the core's sizing
+    only needs the contract-spec value, which the spec fixes (VX $1000, VXM $100, VIX option $100, VIXY 1 share)."""
+    return {HedgeKind.VX: 1000.0, HedgeKind.VXM: 100.0, HedgeKind.VIX_OPTION: 100.0, HedgeKind.VIXY: 1.0}[kind]
+
+
+@dataclass(frozen=True, slots=True)
+class VixOptionQuote:
+    instrument: HedgeInstrument  # kind VIX_OPTION with expiry, strike, right
+    quote: Quote
+
+    def __post_init__(self) -> None:
+        inst = self.instrument
+        if inst.kind is not HedgeKind.VIX_OPTION or inst.expiry is None or inst.strike is None or not inst.right:
+            raise ValueError(f"VixOptionQuote: {inst.key} is not a complete VIX option (expiry, strike, right)")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """Everything one decision needs at instant `now`. Built by the shell (live) or the backtest; read-only here."""
+
+    now: dt.datetime
+    vix: Quote | None = None
+    vix3m: Quote | None = None
+    vix9d: Quote | None = None
+    spx: Quote | None = None
+    vixy: Quote | None = None
+    curve: VxCurve = VxCurve()
+    vix_options: tuple[VixOptionQuote, ...] = ()
+    legs: tuple[OptionLeg, ...] = ()
+    hedges: tuple[HedgePosition, ...] = ()
+    net_liquidation: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("MarketSnapshot.now must be timezone-aware (e.g. datetime.now(UTC))")
+        keys = [h.instrument.key for h in self.hedges]
+        if len(set(keys)) != len(keys):
+            raise ValueError("MarketSnapshot: one hedge instrument appears twice; pass net positions per instrument")
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+    def quote_for(self, instrument: HedgeInstrument) -> Quote | None:
+        """The quote that prices `instrument`: VIXY quote, the curve point of a future, or the option's quote."""
+        kind = instrument.kind
+        if kind is HedgeKind.VIXY:
+            return self.vixy
+        if kind in (HedgeKind.VX, HedgeKind.VXM):
+            point = self.curve.point(instrument.expiry) if instrument.expiry else None
+            return point.quote if point else None
+        for opt in self.vix_options:
+            if opt.instrument == instrument:
+                return opt.quote
+        return None
+
+    def position(self, instrument: HedgeInstrument) -> int:
+        for h in self.hedges:
+            if h.instrument == instrument:
+                return h.quantity
+        return 0
