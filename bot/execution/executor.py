@@ -224,6 +224,7 @@ class _LadderRun:
             self.sent,
             reason,
             error_code,
+            self.ledger.commission,
         )
 
     async def run(self) -> ExecutionOutcome:
@@ -242,10 +243,23 @@ class _LadderRun:
                     if recoveries > _MAX_RECOVERIES or not await self._recover():
                         return self._outcome(OutcomeKind.INTERRUPTED, f"connection lost during step {step}")
         except _Stop as stop:
+            await self._await_execution_reports()
             return self._outcome(stop.kind, stop.reason, stop.error_code)
         except _Interrupted:
             return self._outcome(OutcomeKind.INTERRUPTED, "connection lost while reconciling")
+        await self._await_execution_reports()
         return self._outcome(None, f"ladder of {self.settings.ladder_steps} steps done")
+
+    async def _await_execution_reports(self) -> None:
+        """Statuses can say 'filled' before the execution reports (price, commission) arrive; wait a moment."""
+        with contextlib.suppress(_Interrupted):
+            await self._wait_until(
+                lambda: self.ledger.executed >= self.ledger.filled and self._commissions_known(),
+                self.settings.execution_report_wait_s,
+            )
+
+    def _commissions_known(self) -> bool:
+        return self.ledger.executed == 0 or self.ledger.commission is not None
 
     # ---------------------------------------------------------------- reconciliation
     async def _reconcile_at_start(self) -> None:
@@ -319,6 +333,7 @@ class _LadderRun:
             self.settings.ladder_steps,
             guidance.limit,
             self.spec.min_tick,
+            self.settings.far_side_steps,
         )
         if price is None:
             raise _Stop(None, f"step {step}: no positive price within the limit {guidance.limit}")

@@ -56,6 +56,7 @@ class ExecutionOutcome:
     orders_sent: int
     reason: str
     error_code: int | None = None
+    commission: float | None = None
 
 
 class ExecutionJournal(Protocol):

@@ -33,21 +33,27 @@ def _check_tick(tick: float) -> None:
         raise ValueError(f"min tick must be > 0, got {tick}")
 
 
-def ladder_price(side: Side, bid: float, ask: float, step: int, steps: int, limit: float, tick: float) -> float | None:
+def ladder_price(
+    side: Side, bid: float, ask: float, step: int, steps: int, limit: float, tick: float, far_steps: int = 1
+) -> float | None:
     """The price of ladder step `step` (0-based) of `steps`, or None when no positive price respects the limit.
 
-    The raw price moves linearly from mid (step 0) to the far side (last step) and is rounded toward the passive
-    side, so rounding never makes the order more aggressive than the step asks for; then it is clamped to the limit
-    (rounded inward too). A buy is never priced above `limit`, a sell never below it.
+    The raw price moves linearly from mid (step 0, always) to the far side, reached at step `steps - far_steps`
+    (at least 1) and held for the remaining steps (patience where the liquidity is). It is rounded toward the
+    passive side, so rounding never makes the order more aggressive than the step asks for, then clamped to the
+    limit (rounded inward too). A buy is never priced above `limit`, a sell never below it.
     """
     _check_tick(tick)
     if steps < 1 or not 0 <= step < steps:
         raise ValueError(f"step {step} is outside a ladder of {steps} steps")
+    if not 1 <= far_steps <= steps:
+        raise ValueError(f"far_steps {far_steps} must be between 1 and the ladder's {steps} steps")
     if not (bid > 0 and ask > 0 and ask >= bid):
         raise ValueError(f"ladder needs a valid two-sided quote, got bid {bid} ask {ask}")
     mid = (bid + ask) / 2.0
     far = ask if side is Side.BUY else bid
-    fraction = step / (steps - 1) if steps > 1 else 0.0
+    walk = max(1, steps - far_steps)  # steps spent moving from mid (step 0 is always at mid) to the far side
+    fraction = min(step / walk, 1.0)
     raw = mid + fraction * (far - mid)
     if side is Side.BUY:
         price = min(round_down(raw, tick), round_down(limit, tick))

@@ -51,6 +51,7 @@ class IntentLedger:
         self._orders: list[OrderState] = []
         self._executions: dict[str, float] = {}
         self._fill_value: dict[str, float] = {}
+        self._commissions: dict[str, float] = {}
 
     # ---------------------------------------------------------------- lookup
     def _find(self, order_id: int, perm_id: int) -> OrderState | None:
@@ -92,6 +93,8 @@ class IntentLedger:
             self._executions[event.exec_id] = event.exec_shares
             if event.last_fill_price is not None:
                 self._fill_value[event.exec_id] = event.exec_shares * event.last_fill_price
+            if event.commission is not None:
+                self._commissions[event.exec_id] = event.commission
         if event.error_code is not None:
             state.error_code, state.error_message = event.error_code, event.error_message
         self._advance(state, event.kind)
@@ -113,6 +116,8 @@ class IntentLedger:
         for execution in mine.executions:
             self._executions[execution.exec_id] = execution.shares
             self._fill_value[execution.exec_id] = execution.shares * execution.price
+            if execution.commission is not None:
+                self._commissions[execution.exec_id] = execution.commission
 
     def _apply_record(self, record: OrderRecord) -> None:
         state = self._state(record.order_id, record.perm_id)
@@ -137,6 +142,15 @@ class IntentLedger:
         by_executions = sum(self._executions.values())
         by_orders = sum(s.filled for s in self._orders)
         return max(by_executions, by_orders)
+
+    @property
+    def executed(self) -> float:
+        """Shares covered by execution reports (these carry the price; order statuses may run ahead of them)."""
+        return sum(self._executions.values())
+
+    @property
+    def commission(self) -> float | None:
+        return sum(self._commissions.values()) if self._commissions else None
 
     @property
     def remaining(self) -> float:

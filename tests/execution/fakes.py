@@ -178,7 +178,9 @@ class FakeBroker:
         if order.filled >= order.quantity:
             order.status = "Filled"
         kind = OrderEventKind.FILLED if order.status == "Filled" else OrderEventKind.PARTIAL
-        self._emit(order, kind, exec_id=exec_id, exec_shares=shares, last_fill_price=order.price)
+        self._emit(
+            order, kind, exec_id=exec_id, exec_shares=shares, last_fill_price=order.price, commission=2.25 * shares
+        )
 
     def _cancelled(self, order: FakeOrder) -> None:
         if order.live:

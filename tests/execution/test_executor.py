@@ -18,7 +18,12 @@ from .fakes import SPEC, FakeBroker, FakeOrder
 pytestmark = pytest.mark.timeout(10)
 
 FAST = ExecutionSettings(
-    ladder_steps=4, step_interval_s=0.05, cancel_timeout_s=0.3, quote_wait_s=0.2, reconnect_wait_s=1.0
+    ladder_steps=4,
+    step_interval_s=0.05,
+    cancel_timeout_s=0.3,
+    quote_wait_s=0.2,
+    reconnect_wait_s=1.0,
+    execution_report_wait_s=0.2,
 )
 VX = HedgeInstrument(HedgeKind.VX, dt.date(2018, 3, 21))
 
@@ -45,6 +50,7 @@ def test_fills_at_mid_with_one_order() -> None:
     assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 5 and outcome.orders_sent == 1
     assert [o.price for o in broker.orders] == [17.15]
     assert outcome.average_price == 17.15
+    assert outcome.commission == 2.25 * 5
 
 
 def test_steps_toward_the_ask_one_order_at_a_time() -> None:

@@ -27,14 +27,15 @@ def markets(draw):
     limit = draw(st.floats(0.001, 600.0, allow_nan=False))
     steps = draw(st.integers(1, 10))
     step = draw(st.integers(0, steps - 1))
+    far_steps = draw(st.integers(1, steps))
     side = draw(st.sampled_from(list(Side)))
-    return side, bid, ask, step, steps, limit, tick
+    return side, bid, ask, step, steps, limit, tick, far_steps
 
 
 @given(markets())
 def test_never_crosses_the_limit_and_always_on_tick(market) -> None:
-    side, bid, ask, step, steps, limit, tick = market
-    price = ladder_price(side, bid, ask, step, steps, limit, tick)
+    side, bid, ask, step, steps, limit, tick, far_steps = market
+    price = ladder_price(side, bid, ask, step, steps, limit, tick, far_steps)
     if price is None:
         assert side is Side.BUY and limit < tick  # only a buy limit below one tick leaves no positive price
         return
@@ -50,8 +51,8 @@ def test_never_crosses_the_limit_and_always_on_tick(market) -> None:
 
 @given(markets())
 def test_steps_walk_monotonically_toward_the_far_side(market) -> None:
-    side, bid, ask, _, steps, limit, tick = market
-    prices = [ladder_price(side, bid, ask, k, steps, limit, tick) for k in range(steps)]
+    side, bid, ask, _, steps, limit, tick, far_steps = market
+    prices = [ladder_price(side, bid, ask, k, steps, limit, tick, far_steps) for k in range(steps)]
     if None in prices:
         return
     ordered = sorted(prices) if side is Side.BUY else sorted(prices, reverse=True)
@@ -98,3 +99,11 @@ def test_rounding_is_exact_on_decimal_ticks() -> None:
     assert round_down(17.15, 0.05) == 17.15
     assert round_up(17.1500001, 0.05) == 17.2
     assert round_down(0.3, 0.1) == 0.3
+
+
+def test_far_side_steps_hold_the_far_price() -> None:
+    prices = [ladder_price(Side.BUY, 17.0, 17.3, k, 4, 99.0, 0.05, far_steps=2) for k in range(4)]
+    assert prices == [17.15, 17.2, 17.3, 17.3]
+    assert [ladder_price(Side.SELL, 17.0, 17.3, k, 2, 1.0, 0.05, far_steps=2) for k in range(2)] == [17.15, 17.0]
+    with pytest.raises(ValueError, match="far_steps"):
+        ladder_price(Side.BUY, 17.0, 17.3, 0, 2, 99.0, 0.05, far_steps=3)

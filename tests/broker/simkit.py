@@ -1,0 +1,95 @@
+"""Helpers for running the broker facade and the executor against the real gateway simulator (bot/sim)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.broker import Broker, BrokerTuning
+from bot.broker.types import BrokerEvent
+from bot.settings.broker import BrokerSettings
+from bot.sim.clock import ManualClock
+from bot.sim.market.api import MarketModel
+from bot.sim.orders_log import read_orders_log
+from bot.sim.runner import Simulator
+
+FAST_TUNING = BrokerTuning(
+    reconnect_initial_s=0.05,
+    reconnect_max_s=0.3,
+    initial_connect_attempts=3,
+    client_id_in_use_backoff_s=0.2,
+    watchdog_interval_s=0.5,
+    watchdog_timeout_s=0.5,
+    historical_concurrency=2,
+    historical_min_interval_s=0.0,
+    pacing_retry_s=0.1,
+    pacing_retries=2,
+)
+
+
+def broker_settings(port: int, library: str, client_id: int = 17) -> BrokerSettings:
+    return BrokerSettings(port=port, library=library, client_id=client_id, connect_timeout_s=2.0, request_timeout_s=3.0)
+
+
+@contextlib.asynccontextmanager
+async def simulator(market: MarketModel, orders_log: Path, **kwargs: Any) -> AsyncIterator[Simulator]:
+    """The simulator on a frozen clock (quotes do not move unless the test moves time), logging orders."""
+    clock = ManualClock(market.info.start)
+    async with Simulator(market, clock, orders_log=orders_log, tick_interval=0.05, **kwargs) as sim:
+        yield sim
+
+
+@contextlib.asynccontextmanager
+async def connected(sim: Simulator, library: str, **kwargs: Any) -> AsyncIterator[Broker]:
+    broker = Broker(broker_settings(sim.port, library, **kwargs), tuning=FAST_TUNING)
+    await broker.connect()
+    try:
+        yield broker
+    finally:
+        await broker.close()
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def next_event(broker: Broker, match: Callable[[BrokerEvent], bool], timeout: float = 5.0) -> BrokerEvent:
+    """The next event on broker.events satisfying `match` (others are consumed)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            raise AssertionError("timed out waiting for a matching broker event")
+        event = await asyncio.wait_for(broker.events.get(), left)
+        if match(event):
+            return event
+
+
+def orders_for(path: Path, order_ref: str) -> list[dict[str, Any]]:
+    return [r for r in read_orders_log(path) if r.get("orderRef") == order_ref]
+
+
+def max_working_at_once(records: list[dict[str, Any]]) -> int:
+    """From the simulator's own log: the most orders of one orderRef that were working at the same instant."""
+    working: set[int] = set()
+    peak = 0
+    for r in records:
+        if r["event"] == "status" and r["status"] in ("PreSubmitted", "Submitted"):
+            working.add(r["orderId"])
+        elif r["event"] == "status" and r["status"] in ("Cancelled", "Filled", "Inactive"):
+            working.discard(r["orderId"])
+        peak = max(peak, len(working))
+    return peak
+
+
+def filled_shares(records: list[dict[str, Any]]) -> float:
+    return sum(r["shares"] for r in records if r["event"] == "fill")

@@ -1,0 +1,171 @@
+"""The broker facade against the real gateway simulator, with both client libraries."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.broker import BrokerState, NotConnectedError
+from bot.broker.discovery import condor_leg_positions, is_monthly_vx
+from bot.broker.types import ConnectionEvent, ConnectionEventKind, OptionGreeksTick, QuoteTick
+from bot.domain.intents import Side
+from bot.vx_calendar import listed_contract_months, vx_expiry
+
+from .simkit import connected, next_event, simulator
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def run(coro, timeout: float = 20.0):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def test_connect_reads_the_account_positions_and_condor_legs(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            state = sim.account_state()
+            snapshot = broker.snapshot
+            legs = await broker.condor_legs()
+            return state, snapshot, legs, broker.account, broker.state
+
+    state, snapshot, legs, account, broker_state = run(go())
+    assert account == state.account_id and snapshot.accounts == (state.account_id,)
+    assert broker_state is BrokerState.READY
+    assert {p.contract.con_id: p.quantity for p in snapshot.positions} == {
+        cid: p.quantity for cid, p in state.positions.items()
+    }
+    expected_legs = {r.contract.con_id for r in condor_leg_positions(snapshot.positions)}
+    assert expected_legs and {leg.con_id for leg in legs} == expected_legs
+    for leg in legs:  # details, not the bare position contract: the tick size and hours are known
+        assert leg.sec_type == "OPT" and leg.symbol == "SPX" and leg.min_tick and leg.trading_hours
+
+
+def test_vx_curve_is_found_through_contract_details(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            return await broker.vx_curve(today=calm_market.info.start.date())
+
+    curve = run(go()).contracts
+    today = calm_market.info.start.date()
+    expected = [vx_expiry(y, m) for y, m in listed_contract_months(today, len(curve))]
+    assert len(curve) >= 6
+    assert [c.expiry_date for c in curve] == expected  # front first, monthly, none expired, none missing
+    assert all(c.trading_class == "VX" and c.multiplier == 1000 and c.min_tick == 0.05 for c in curve)
+    assert all(is_monthly_vx(c) for c in curve)
+
+
+def test_indices_vixy_and_vix_options_are_discovered(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            indices = [await broker.index(s) for s in ("VIX", "VIX3M", "VIX9D", "SPX")]
+            return indices, await broker.vixy(), await broker.vix_option_chain()
+
+    indices, vixy, chain = run(go())
+    assert [i.symbol for i in indices] == ["VIX", "VIX3M", "VIX9D", "SPX"]
+    assert all(i.sec_type == "IND" and i.con_id for i in indices)
+    assert len({i.con_id for i in indices}) == 4
+    assert vixy.sec_type == "STK" and vixy.symbol == "VIXY"
+    assert chain.trading_class == "VIX" and chain.expirations == tuple(sorted(chain.expirations))
+    assert len(chain.strikes) > 10
+
+
+def test_streams_quotes_and_model_greeks(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
+            leg = (await broker.condor_legs())[0]
+            await broker.subscribe(front)
+            await broker.subscribe(leg)
+            quote = await next_event(broker, lambda e: isinstance(e, QuoteTick) and e.con_id == front.con_id)
+            greeks = await next_event(broker, lambda e: isinstance(e, OptionGreeksTick) and e.con_id == leg.con_id)
+            expected = calm_market.quote(front.con_id, sim.clock.now())
+            return quote, greeks, expected, broker.latest_quote(front.con_id)
+
+    quote, greeks, expected, latest = run(go())
+    assert (quote.bid, quote.ask) == (expected.bid, expected.ask)
+    assert latest is not None and latest.mid == pytest.approx((expected.bid + expected.ask) / 2)
+    assert greeks.delta is not None and greeks.vega is not None and greeks.vega > 0 and greeks.implied_vol
+
+
+def test_daily_bars_for_warm_up(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            vix = await broker.index("VIX")
+            return await asyncio.gather(*(broker.daily_bars(vix, "1 M") for _ in range(3)))
+
+    results = run(go())
+    assert all(bars == results[0] for bars in results) and len(results[0]) >= 15
+    dates = [b.date for b in results[0]]
+    assert dates == sorted(dates) and all(b.low <= b.close <= b.high for b in results[0])
+
+
+def test_reconnects_after_the_gateway_refuses_connections_for_a_while(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
+            await broker.subscribe(front)
+            await next_event(broker, lambda e: isinstance(e, QuoteTick) and e.con_id == front.con_id)
+            sim.faults.refuse(1.0)
+            sim.faults.drop()
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "disconnected")
+            assert not broker.is_ready
+            with pytest.raises(NotConnectedError):
+                broker.place_limit(front, Side.BUY, 1, 10.0, "never", 1)
+            retry = await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "reconnecting")
+            back = await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "connected", 8)
+            # the market-data line was re-issued on the new connection
+            quote = await next_event(broker, lambda e: isinstance(e, QuoteTick) and e.con_id == front.con_id)
+            return retry, back, quote, broker.generation, broker.snapshot
+
+    retry, back, quote, generation, snapshot = run(go())
+    assert retry.kind is ConnectionEventKind.RECONNECTING
+    assert back.generation == generation == 2 and snapshot.generation == 2
+    assert quote.bid is not None
+
+
+def test_1100_stops_trading_and_1102_resumes(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
+            sim.faults.broadcast(1100)
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "degraded")
+            degraded = broker.state
+            with pytest.raises(NotConnectedError, match="degraded"):
+                broker.place_limit(front, Side.BUY, 1, 10.0, "never", 1)
+            sim.faults.broadcast(1101)
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "restored_data_lost")
+            return degraded, broker.state
+
+    degraded, after = run(go())
+    assert degraded is BrokerState.DEGRADED and after is BrokerState.READY
+
+
+def test_silent_gateway_is_treated_as_disconnected(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            for session in list(sim.server.sessions):  # the gateway hangs: socket open, requests never read
+                session.transport.pause_reading()
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "disconnected", 5)
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "connected", 8)
+            return broker.generation
+
+    assert run(go()) == 2
+
+
+def test_connect_gives_up_with_a_clear_error_when_nothing_listens(library) -> None:
+    from bot.broker import Broker, BrokerUnavailableError
+
+    from .simkit import FAST_TUNING, broker_settings
+
+    async def go():
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # a port nobody listens on once the socket closes
+        broker = Broker(broker_settings(port, library), tuning=FAST_TUNING)
+        with pytest.raises(BrokerUnavailableError, match="Fix: start IB Gateway"):
+            await broker.connect()
+
+    run(go())
