@@ -52,6 +52,7 @@ class PricePath(Protocol):
     def future(self, key: FutKey, t: dt.datetime) -> float: ...
     def vixy(self, t: dt.datetime) -> float: ...
     def spx_range(self) -> tuple[float, float]: ...
+    def settlement(self, key: FutKey | OptKey) -> float: ...
     def bars(self, series: str | FutKey, venue: str, first: dt.date, end: dt.datetime) -> list[Bar]: ...
 
 
@@ -272,7 +273,8 @@ class SimMarket:
         venue = catalog.venue_of(key)
         first = self.path.t0.date()
         if isinstance(key, FutKey):
-            first = max(first, key.expiry - dt.timedelta(days=31 * self.settings.vx_months_listed))
+            # Synthetic paths price any maturity, so a contract has bars over the whole warm-up (a bot can warm
+            # up on the contract it will trade); replay paths return only the days the real contract traded.
             end = min(end, trading_stop(key))
         ck = (key, end)
         bars = self._bars.get(ck)
@@ -293,10 +295,9 @@ class SimMarket:
         at = settlement_instant(key)
         if (t is not None and t < at) or not self._in_range(at):
             return None
+        und = round(self.path.settlement(key), 2)
         if isinstance(key, FutKey):
-            return round(self._state(at).vix, 2)
-        und = self._state(at).vix if key.trading_class == "VIX" else self._state(at).spx
-        und = round(und, 2)
+            return und
         return round(max(und - key.strike, 0.0) if key.right == "C" else max(key.strike - und, 0.0), 2)
 
     def starting_book(self) -> list[BookEntry]:

@@ -70,7 +70,9 @@ def make_quote(
     if bid < tick_size(inst, 0.0) - 1e-9:
         bid = NAN  # nothing bid for a worthless option (IB sends no bid rather than a zero)
     ask = max(ask, tick_size(inst, 0.0))
-    last = round_near(mid, tick)
+    floor = tick_size(inst, 0.0)  # a worthless option last traded at the minimum tick, never at zero
+    last = max(round_near(mid, tick), floor)
+    close = max(close, floor)
     calm = 15.0 / max(vix, 15.0)
     u1, u2, u3 = _unit(inst.con_id, minute, 1), _unit(inst.con_id, minute, 2), _unit(inst.con_id, minute, 3)
     if inst.sec_type == "FUT":
@@ -83,7 +85,7 @@ def make_quote(
         bid=bid,
         ask=ask,
         last=last,
-        close=round_near(close, tick_size(inst, close)),
+        close=max(round_near(close, tick_size(inst, close)), floor),
         bid_size=float(max(1, round(base * (0.3 + u1)))),
         ask_size=float(max(1, round(base * (0.3 + u2)))),
         last_size=float(max(1, round(base * 0.2 * (0.2 + u3)))),

@@ -4,7 +4,8 @@ Model (docs/sim_market.md, "Synthetic path"), on a uniform grid of `step_minutes
     ln VIX(t) = ln b(t) + sum_i ln(J_i) * s_i(t) + y_fast(t) + y_slow(t)
     b(t)      base level: constant in the warm-up, log-linear drift over the scenario (`base_end_ratio`)
     s_i(t)    jump shape: smoothstep rise over `rise_days`, then exponential decay with `half_life_days`
-    y_*       Ornstein-Uhlenbeck noise (stationary sd and half-life from SimSettings)
+    y_*       Ornstein-Uhlenbeck noise (stationary sd and half-life from SimSettings), pinned to 0 at the start by
+              subtracting y(start) * exp(-ln2 |t - start| / half-life), so each seed starts at the scenario level
     theta(t)  = contango_ratio * b(t), the level the VX curve reverts to (see curve.py)
     ln SPX(t) = ln SPX0 - beta * (ln VIX(t) - ln VIX(start)) + mu * (t - start) + W(t) - W(start),
                 dW = realized_ratio * VIX/100 * sqrt(dt) * N(0, 1)
@@ -25,7 +26,7 @@ from scipy.signal import lfilter
 from bot.settings.sim import SimSettings
 from bot.sim.market import hours
 from bot.sim.market.api import Bar
-from bot.sim.market.catalog import FutKey, front_two, settlement_instant
+from bot.sim.market.catalog import FutKey, OptKey, front_two, settlement_instant
 from bot.sim.market.curve import DAYS_PER_YEAR, cm30_weights, future_price, vol_index
 
 WARMUP_SPX_DRIFT = 0.08
@@ -53,6 +54,7 @@ class ScenarioSpec:
     spx_drift: float = 0.08  # annual log drift of SPX after the start
     spx_vix_beta: float | None = None  # overrides SimSettings.spx_vix_beta
     noise_scale: float = 1.0  # multiplies the VIX noise innovations after the start
+    spx_noise_scale: float = 1.0  # multiplies SPX's own (non-VIX) noise after the start
 
 
 SPECS: dict[str, ScenarioSpec] = {
@@ -76,6 +78,7 @@ SPECS: dict[str, ScenarioSpec] = {
             spx_drift=0.10,
             spx_vix_beta=0.20,
             noise_scale=0.6,
+            spx_noise_scale=0.6,
         ),
         ScenarioSpec(
             "grind",
@@ -83,8 +86,9 @@ SPECS: dict[str, ScenarioSpec] = {
             56,
             14.5,
             base_end_ratio=19.0 / 14.5,
-            spx_drift=-0.15,
+            spx_drift=-0.30,
             noise_scale=0.5,
+            spx_noise_scale=0.5,
         ),
     )
 }
@@ -124,7 +128,7 @@ class SyntheticPath:
         day = (start.astimezone(hours.ET).date() if start else None) or settings.start_date or DEFAULT_START
         self.start = start.astimezone(dt.UTC) if start else start_instant(day)
         if start and not hours.is_session("cboe", self.start.astimezone(hours.ET).date()):
-            raise ValueError(f"start {start} is not on a trading day; pick a weekday that is not a holiday")
+            raise ValueError(f"start {start} is not a trading day; pick a weekday that is not an exchange holiday")
         self.end = self.start + dt.timedelta(days=spec.days)
         warm_sessions = hours.sessions_between(
             "cboe", self.start.date() - dt.timedelta(days=int(settings.warmup_days * 1.6) + 30), self.start.date()
@@ -141,6 +145,11 @@ class SyntheticPath:
         scale = np.where(after, spec.noise_scale, 1.0)
         fast = _ou(rng, n, settings.vix_fast_sd, settings.vix_fast_half_life_days, step_days, scale)
         slow = _ou(rng, n, settings.vix_slow_sd, settings.vix_slow_half_life_days, step_days, scale)
+        # Pin the noise to zero at the start with a two-sided decay (continuous everywhere), so that every seed
+        # starts the scenario at its documented level and the scripted shape is what a test or a user sees.
+        i_start = round((self.start - self.t0).total_seconds() / self.step_s)
+        fast -= fast[i_start] * np.exp(-math.log(2.0) * np.abs(days) / settings.vix_fast_half_life_days)
+        slow -= slow[i_start] * np.exp(-math.log(2.0) * np.abs(days) / settings.vix_slow_half_life_days)
         frac = np.clip(days / spec.days, 0.0, 1.0)
         self.log_base = math.log(spec.vix_base) + math.log(spec.base_end_ratio) * frac
         jumps = sum((math.log(j.peak_ratio) * jump_shape(days, j) for j in spec.jumps), np.zeros(n))
@@ -148,7 +157,7 @@ class SyntheticPath:
         vix = np.exp(self.log_vix)
         beta = settings.spx_vix_beta if spec.spx_vix_beta is None else spec.spx_vix_beta
         i0 = self._index(self.start)
-        sigma = settings.spx_realized_ratio * vix / 100.0
+        sigma = settings.spx_realized_ratio * vix / 100.0 * np.where(after, spec.spx_noise_scale, 1.0)
         dt_years = self.step_s / SECONDS_PER_YEAR
         mu = np.where(after, spec.spx_drift, WARMUP_SPX_DRIFT)
         incr = mu * dt_years - 0.5 * sigma**2 * dt_years + sigma * math.sqrt(dt_years) * rng.standard_normal(n)
@@ -201,6 +210,11 @@ class SyntheticPath:
 
     def vix3m(self, t: dt.datetime) -> float:
         return self.vol_index(93.0, t)
+
+    def settlement(self, key: FutKey | OptKey) -> float:
+        """The underlying's final settlement value: VIX (VX, VIX options) or SPX at the settlement instant."""
+        at = settlement_instant(key)
+        return self.spx(at) if isinstance(key, OptKey) and key.trading_class != "VIX" else self.vix(at)
 
     def spx_range(self) -> tuple[float, float]:
         return float(np.exp(self.log_spx.min())), float(np.exp(self.log_spx.max()))
