@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 from bot.domain.layers import Alert, LayerBook, LayerId, LayerPhase, LayerState, Transition
 from bot.domain.votes import SignalVote, Vote
 from bot.settings.layers import LayerRules, LayerSettings
-from bot.signals.quorum import QuorumResult, QuorumRule, evaluate_quorum, index_votes
+from bot.signals.quorum import QuorumResult, evaluate_quorum, index_votes
 
 HEDGED = frozenset({LayerPhase.ACTIVE, LayerPhase.HARVESTING, LayerPhase.UNWINDING})
 HOLDING = frozenset({LayerPhase.ACTIVE, LayerPhase.HARVESTING})
@@ -93,7 +93,7 @@ class _Ctx:
         self.votes = index_votes(votes)
         self.now = now
         self.settings = settings
-        self.rules = {r.name: QuorumRule(r.name, tuple(r.signals), r.m) for r in settings.rules}
+        self.rules = settings.quorum_rules
         self.transitions: list[Transition] = []
         self.alerts: list[Alert] = []
 

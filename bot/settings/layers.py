@@ -9,11 +9,13 @@ layer 1 is active or harvesting, and layer 3 arms and activates only while `vix_
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from pydantic import Field, model_validator
 
 from bot.settings.base import Section
 from bot.settings.signals import FIXED_SIGNALS, SignalSettings
+from bot.signals.quorum import QuorumRule
 
 RULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 SIGNAL_REF = re.compile(r"^!?(?:[a-z][a-z0-9_]*|external:[a-z][a-z0-9_]{0,31})$")
@@ -166,6 +168,11 @@ class LayerSettings(Section):
             if layer.thicken or layer.thin:
                 raise ValueError(f"{key}: thicken/thin apply to layer 2 only; leave them empty")
         return self
+
+    @cached_property
+    def quorum_rules(self) -> dict[str, QuorumRule]:
+        """The rules compiled once per settings object (the state machine runs every cycle)."""
+        return {r.name: QuorumRule(r.name, tuple(r.signals), r.m) for r in self.rules}
 
     def rule(self, name: str) -> QuorumRuleSettings:
         for r in self.rules:

@@ -26,13 +26,23 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from bot.domain.votes import SignalVote, Vote
 from bot.settings.signals import ExternalRule, SignalSettings
 from bot.signals import indicators
-from bot.signals.inputs import Breadth, DailySeries, SignalInputs, SignalMemory, Timed
+from bot.signals.inputs import (
+    Breadth,
+    DailySeries,
+    HistoryKey,
+    MacdCache,
+    RsiCache,
+    SignalInputs,
+    SignalMemory,
+    Timed,
+)
 from bot.signals.sessions import session_date, session_distance, sessions_strictly_between
 
 SignalResult = tuple[tuple[SignalVote, ...], SignalMemory]
@@ -42,7 +52,7 @@ def evaluate_signals(inputs: SignalInputs, memory: SignalMemory, settings: Signa
     """All votes for this instant, and the memory to pass to the next call."""
     today = session_date(inputs.now)
     rsi_vote, memory = vix_rsi(inputs, memory, settings, today)
-    building, stabilizing = ts_macd(inputs, settings, today)
+    building, stabilizing, memory = ts_macd(inputs, memory, settings, today)
     votes = [
         rsi_vote,
         vix_level(inputs, settings),
@@ -81,21 +91,25 @@ def _fresh_quote(label: str, quote: Timed | None, now: dt.datetime, max_age: flo
 
 def _daily(
     label: str, series: DailySeries, today: dt.date, max_missing: int, tail: int | None = None
-) -> tuple[np.ndarray | None, str]:
-    """Bars before today (the last `tail` of them if given) when recent enough and finite; else (None, why)."""
-    past = series.before(today)
-    if not past.dates:
-        return None, f"no {label} history before {today}"
-    missing = sessions_strictly_between(past.dates[-1], today)
+) -> tuple[int, np.ndarray | None, str]:
+    """(n bars before today, their values or the last `tail` of them, "") when recent and finite, else (n, None, why).
+
+    Works on a prefix count rather than a sliced copy: a 13,000-row breadth file costs a binary search, not a copy.
+    """
+    n = series.count_before(today)
+    if n == 0:
+        return n, None, f"no {label} history before {today}"
+    last = series.dates[n - 1]
+    missing = sessions_strictly_between(last, today)
     if missing is None:
-        return None, f"{label} history ends {past.dates[-1]}, outside the session calendar"
+        return n, None, f"{label} history ends {last}, outside the session calendar"
     if missing > max_missing:
-        return None, f"{label} history ends {past.dates[-1]}: {missing} sessions missing (limit {max_missing})"
-    values = past.values if tail is None else past.values[-tail:]
+        return n, None, f"{label} history ends {last}: {missing} sessions missing (limit {max_missing})"
+    values = series.values[:n] if tail is None else series.values[max(0, n - tail) : n]
     if not np.all(np.isfinite(values)):
         bad = int(np.sum(~np.isfinite(values)))
-        return None, f"{label} history has {bad} non-finite value(s) among the bars used; fix the data source"
-    return values, ""
+        return n, None, f"{label} history has {bad} non-finite value(s) among the bars used; fix the data source"
+    return n, values, ""
 
 
 # ---- VIX ------------------------------------------------------------------------------------------------------
@@ -105,25 +119,29 @@ def vix_rsi(
     inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date
 ) -> tuple[SignalVote, SignalMemory]:
     name = "vix_rsi"
-    history, why = _daily("VIX", inputs.vix_history, today, s.daily_max_age_sessions)
+    n, history, why = _daily("VIX", inputs.vix_history, today, s.daily_max_age_sessions)
     if history is None:
         return _abstain(name, why), memory
     if np.any(history <= 0):
         return _abstain(name, "VIX history has non-positive closes; fix the data source"), memory
     live, live_why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
     bars = len(history) + (1 if live is not None else 0)
-    if bars < s.rsi_min_history:
+    if bars < s.rsi_min_history or len(history) < s.rsi_period + 1:
         return _abstain(name, f"{bars} VIX bars, RSI needs {s.rsi_min_history}"), memory
-    rsi = indicators.wilder_rsi_last(history, live, s.rsi_period)
-    assert rsi is not None  # bars >= rsi_min_history > rsi_period
-    was_on = memory.vix_rsi_on
-    on = rsi >= s.rsi_on or (was_on and rsi >= s.rsi_off)
+    key = HistoryKey.of(inputs.vix_history, (s.rsi_period,), n)
+    cache = memory.rsi_cache
+    if cache is None or cache.key != key:
+        state = indicators.wilder_state(history, s.rsi_period)
+        assert state is not None  # len(history) > rsi_period
+        cache = RsiCache(key, state)
+    rsi = (cache.state.step(live) if live is not None else cache.state).rsi
+    on = rsi >= s.rsi_on or (memory.vix_rsi_on and rsi >= s.rsi_off)
     flip = s.rsi_off if on else s.rsi_on
-    state = "on" if on else "off"
-    bar = "live bar" if live is not None else f"close of {inputs.vix_history.before(today).last_date} ({live_why})"
-    detail = f"RSI({s.rsi_period}) {rsi:.1f}, {state} (on >= {s.rsi_on:g}, off < {s.rsi_off:g}); last {bar}"
+    state_text = "on" if on else "off"
+    bar = "live bar" if live is not None else f"close of {inputs.vix_history.dates[n - 1]} ({live_why})"
+    detail = f"RSI({s.rsi_period}) {rsi:.1f}, {state_text} (on >= {s.rsi_on:g}, off < {s.rsi_off:g}); last {bar}"
     vote = SignalVote(name, Vote.FOR if on else Vote.AGAINST, rsi, flip, detail)
-    return vote, SignalMemory(vix_rsi_on=on)
+    return vote, replace(memory, vix_rsi_on=on, rsi_cache=cache)
 
 
 def vix_level(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
@@ -194,41 +212,63 @@ def _live_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | None, 
     return _futures_ratio(inputs, s) if s.ts_ratio_source == "f1_f2" else _spot_ratio(inputs, s)
 
 
-def ts_macd(inputs: SignalInputs, s: SignalSettings, today: dt.date) -> tuple[SignalVote, SignalVote]:
-    """Both MACD votes from one computation: histogram of MACD(z-scored ratio)."""
+def ts_macd(
+    inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date
+) -> tuple[SignalVote, SignalVote, SignalMemory]:
+    """Both MACD votes from one computation: histogram of MACD(rolling z-score of the ratio)."""
     b_name, st_name = "ts_macd_building", "ts_macd_stabilizing"
     label = "F1/F2" if s.ts_ratio_source == "f1_f2" else "VIX/VIX3M"
-    history, why = _daily(f"{label} ratio", inputs.ratio_history, today, s.daily_max_age_sessions)
-    if history is None:
-        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace)
-    if np.any(history <= 0):
-        why = f"{label} ratio history has non-positive values; fix the data source"
-        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace)
+    n, history, why = _daily(f"{label} ratio", inputs.ratio_history, today, s.daily_max_age_sessions)
+    if history is not None and np.any(history <= 0):
+        history, why = None, f"{label} ratio history has non-positive values; fix the data source"
     live, live_why = _live_ratio(inputs, s)
-    series = history if live is None else np.append(history, live)
-    if len(series) < s.ratio_min_history:
-        why = f"{len(series)} {label} ratio bars, ts_macd needs {s.ratio_min_history}"
-        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace)
-    # only the tail that can influence the last values beyond float noise is needed; keep it all (250 bars is cheap)
-    z = indicators.rolling_zscore(series, s.ts_zscore_window)
-    hist = indicators.macd(z, s.macd_fast, s.macd_slow, s.macd_signal).histogram
-    bar = "live bar" if live is not None else f"last close ({live_why})"
-    now_h, prev_h = float(hist[-1]), float(hist[-2])
+    if history is not None:
+        bars = len(history) + (1 if live is not None else 0)
+        if bars < s.ratio_min_history or len(history) < s.ts_zscore_window:
+            history, why = None, f"{bars} {label} ratio bars, ts_macd needs {s.ratio_min_history}"
+    if history is None:
+        return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace), memory
+    params = (s.ts_zscore_window, s.macd_fast, s.macd_slow, s.macd_signal, s.macd_peak_lookback)
+    key = HistoryKey.of(inputs.ratio_history, params, n)
+    cache = memory.macd_cache
+    if cache is None or cache.key != key:
+        cache = _macd_cache(key, history, s)
+    if live is not None:
+        z_live = indicators.zscore_last(np.append(cache.ratio_tail, live))
+        now_h = cache.state.step(z_live).histogram
+        prev_h = float(cache.hist_tail[-1])
+        window = np.append(cache.hist_tail, now_h)[-s.macd_peak_lookback :]
+        bar = "live bar"
+    else:
+        now_h, prev_h = float(cache.hist_tail[-1]), float(cache.hist_tail[-2])
+        window = cache.hist_tail
+        bar = f"close of {inputs.ratio_history.dates[n - 1]} ({live_why})"
+    memory = replace(memory, macd_cache=cache)
     rising = now_h > prev_h
     build = now_h > 0.0 and rising
     b_detail = f"histogram {now_h:+.3f} ({'rising' if rising else 'falling'} from {prev_h:+.3f}); {bar}"
     building = SignalVote(b_name, Vote.FOR if build else Vote.AGAINST, now_h, 0.0, b_detail)
 
-    window = hist[-s.macd_peak_lookback :]
     peak_i = int(np.argmax(window))
     peak = float(window[peak_i])
     if peak < s.macd_peak_min:
         st_detail = f"no histogram peak >= {s.macd_peak_min:g} in {s.macd_peak_lookback} sessions (max {peak:+.3f})"
-        return building, SignalVote(st_name, Vote.AGAINST, 0.0, s.macd_peak_retrace, st_detail)
+        return building, SignalVote(st_name, Vote.AGAINST, 0.0, s.macd_peak_retrace, st_detail), memory
     retrace = (peak - now_h) / peak
     stable = peak_i < len(window) - 1 and retrace >= s.macd_peak_retrace
     st_detail = f"histogram {now_h:+.3f} is {retrace:.0%} below its peak {peak:+.3f} (need {s.macd_peak_retrace:.0%})"
-    return building, SignalVote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
+    stabilizing = SignalVote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
+    return building, stabilizing, memory
+
+
+def _macd_cache(key: HistoryKey, history: np.ndarray, s: SignalSettings) -> MacdCache:
+    z = indicators.rolling_zscore(history, s.ts_zscore_window)
+    m, state = indicators.macd_with_state(z, s.macd_fast, s.macd_slow, s.macd_signal)
+    ratio_tail = history[len(history) - (s.ts_zscore_window - 1) :].copy()
+    hist_tail = m.histogram[-s.macd_peak_lookback :].copy()
+    ratio_tail.flags.writeable = False
+    hist_tail.flags.writeable = False
+    return MacdCache(key, state, ratio_tail, hist_tail)
 
 
 # ---- macro calendar -------------------------------------------------------------------------------------------
@@ -274,10 +314,10 @@ def breadth(data: Breadth | None, s: SignalSettings, today: dt.date) -> SignalVo
     if data is None:
         return _abstain(name, "no breadth data loaded", 0.0)
     n = s.breadth_ma_sessions
-    ad, why = _daily("A/D line", data.ad_line, today, s.breadth_max_age_sessions, tail=n)
+    _, ad, why = _daily("A/D line", data.ad_line, today, s.breadth_max_age_sessions, tail=n)
     if ad is None:
         return _abstain(name, why, 0.0)
-    net, why = _daily("net advances", data.net, today, s.breadth_max_age_sessions, tail=1)
+    _, net, why = _daily("net advances", data.net, today, s.breadth_max_age_sessions, tail=1)
     if net is None:
         return _abstain(name, why, 0.0)
     if len(ad) < n:
@@ -301,7 +341,7 @@ def external(rule: ExternalRule, series: DailySeries | None, s: SignalSettings, 
     name = f"external:{rule.name}"
     if series is None:
         return _abstain(name, f"series {rule.name!r} not loaded (file {rule.file})", rule.threshold)
-    values, why = _daily(rule.name, series, today, rule.max_age_sessions, tail=rule.roc_periods + 1)
+    _, values, why = _daily(rule.name, series, today, rule.max_age_sessions, tail=rule.roc_periods + 1)
     if values is None:
         return _abstain(name, why, rule.threshold)
     if rule.kind == "threshold":

@@ -9,8 +9,10 @@ Conventions (they decide the numbers, so they are fixed here and tested):
   seeding (not StockCharts' SMA seed) because our MACD runs on a z-score whose first values are discarded by the
   warm-up anyway, and it needs no extra bars. MACD(fast, slow, signal): line = EMA_fast - EMA_slow, signal =
   EMA_signal(line), histogram = line - signal, all of the same length as the input.
-- The recursions run in scipy's `lfilter` (C), so a full 250-bar recomputation costs microseconds; the "live last
-  bar" variants append the live value to a copy and never touch the history array.
+- The recursions run in scipy's `lfilter` (C), so a full 250-bar recomputation costs tens of microseconds; the "live
+  last bar" variants append the live value to a copy and never touch the history array.
+- `WilderState` / `MacdState` hold the recursion state at the end of a history, so that a live bar (or the next
+  bar) costs one O(1) step: the signals cache them between calls while the daily history is unchanged.
 """
 
 from __future__ import annotations
@@ -75,6 +77,49 @@ def wilder_rsi_last(history: np.ndarray, live: float | None, period: int = 14) -
     return float(wilder_rsi(series, period)[-1])
 
 
+@dataclass(frozen=True, slots=True)
+class WilderState:
+    """Wilder averages after the last close; `step` adds one close without touching the history."""
+
+    period: int
+    avg_gain: float
+    avg_loss: float
+    last: float
+
+    @property
+    def rsi(self) -> float:
+        """Same convention as `wilder_rsi`: 100 with no losses, 50 when nothing moved."""
+        if self.avg_loss == 0.0:
+            return 50.0 if self.avg_gain == 0.0 else 100.0
+        return 100.0 - 100.0 / (1.0 + self.avg_gain / self.avg_loss)
+
+    def step(self, close: float) -> WilderState:
+        d = close - self.last
+        n = self.period
+        gain, loss = (d, 0.0) if d > 0 else (0.0, -d)
+        return WilderState(n, (self.avg_gain * (n - 1) + gain) / n, (self.avg_loss * (n - 1) + loss) / n, close)
+
+
+def wilder_state(closes: np.ndarray | list[float], period: int = 14) -> WilderState | None:
+    """The state after the last close (same seeding as `wilder_rsi`); None with fewer than period + 1 closes."""
+    if period < 1:
+        raise ValueError(f"RSI period must be at least 1, got {period}")
+    c = _as_1d(closes)
+    if len(c) < period + 1:
+        return None
+    d = np.diff(c)
+    gains = np.clip(d, 0.0, None)
+    losses = np.clip(-d, 0.0, None)
+    seed_gain = float(gains[:period].mean())
+    seed_loss = float(losses[:period].mean())
+    alpha = 1.0 / period
+    avg_gain = _smooth(gains[period:], alpha, seed_gain)
+    avg_loss = _smooth(losses[period:], alpha, seed_loss)
+    g = float(avg_gain[-1]) if len(avg_gain) else seed_gain
+    lo = float(avg_loss[-1]) if len(avg_loss) else seed_loss
+    return WilderState(period, g, lo, float(c[-1]))
+
+
 def ema(values: np.ndarray | list[float], span: int) -> np.ndarray:
     """EMA with alpha = 2/(span+1), seeded with the first value (pandas ewm(span=span, adjust=False))."""
     if span < 1:
@@ -93,12 +138,57 @@ class Macd:
 
 
 def macd(values: np.ndarray | list[float], fast: int = 12, slow: int = 26, signal: int = 9) -> Macd:
+    return _macd(_as_1d(values), fast, slow, signal)[0]
+
+
+def _macd(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[Macd, tuple[float, float, float] | None]:
     if not fast < slow:
         raise ValueError(f"MACD needs fast < slow, got fast={fast}, slow={slow}")
-    x = _as_1d(values)
-    line = ema(x, fast) - ema(x, slow)
+    ema_fast, ema_slow = ema(x, fast), ema(x, slow)
+    line = ema_fast - ema_slow
     sig = ema(line, signal) if len(line) else np.empty(0)
-    return Macd(line=line, signal=sig, histogram=line - sig)
+    last = (float(ema_fast[-1]), float(ema_slow[-1]), float(sig[-1])) if len(x) else None
+    return Macd(line=line, signal=sig, histogram=line - sig), last
+
+
+@dataclass(frozen=True, slots=True)
+class MacdState:
+    """EMA states after the last value; `step` adds one value and returns the new state and its histogram."""
+
+    fast: int
+    slow: int
+    signal: int
+    ema_fast: float
+    ema_slow: float
+    ema_signal: float
+
+    @property
+    def histogram(self) -> float:
+        return (self.ema_fast - self.ema_slow) - self.ema_signal
+
+    def step(self, x: float) -> MacdState:
+        af, a_s, ag = 2.0 / (self.fast + 1.0), 2.0 / (self.slow + 1.0), 2.0 / (self.signal + 1.0)
+        f = af * x + (1.0 - af) * self.ema_fast
+        s = a_s * x + (1.0 - a_s) * self.ema_slow
+        g = ag * (f - s) + (1.0 - ag) * self.ema_signal
+        return MacdState(self.fast, self.slow, self.signal, f, s, g)
+
+
+def macd_with_state(
+    values: np.ndarray | list[float], fast: int = 12, slow: int = 26, signal: int = 9
+) -> tuple[Macd, MacdState]:
+    """`macd` plus the state after the last value (needs at least one value)."""
+    m, last = _macd(_as_1d(values), fast, slow, signal)
+    if last is None:
+        raise ValueError("MACD state needs at least one value")
+    return m, MacdState(fast, slow, signal, *last)
+
+
+def zscore_last(window: np.ndarray) -> float:
+    """The z-score of the window's last value against the whole window (ddof=0); 0 for a flat window."""
+    mean = float(window.mean())
+    std = float(window.std())
+    return (float(window[-1]) - mean) / std if std > 1e-12 else 0.0
 
 
 def rolling_zscore(values: np.ndarray | list[float], window: int) -> np.ndarray:

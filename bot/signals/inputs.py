@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.signals.indicators import MacdState, WilderState
+
 
 @dataclass(frozen=True, slots=True)
 class Timed:
@@ -74,6 +76,12 @@ class DailySeries:
     @property
     def last_date(self) -> dt.date | None:
         return self.dates[-1] if self.dates else None
+
+    def count_before(self, day: dt.date) -> int:
+        """How many bars are dated strictly before `day` (a binary search, no copy)."""
+        if not self.dates or self.dates[-1] < day:
+            return len(self.dates)
+        return bisect.bisect_left(self.dates, day)
 
     def before(self, day: dt.date) -> DailySeries:
         """The part dated strictly before `day` (no copy when nothing is cut; a binary search otherwise)."""
@@ -169,14 +177,55 @@ class SignalInputs:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryKey:
+    """Identifies one exact daily history (and the parameters a cache was computed with)."""
+
+    first: dt.date | None
+    last: dt.date | None
+    length: int
+    digest: int  # hash of the values' bytes: a corrected bar changes it
+    params: tuple[int, ...]
+
+    @classmethod
+    def of(cls, series: DailySeries, params: tuple[int, ...], length: int | None = None) -> HistoryKey:
+        """The key of the first `length` bars of `series` (all of them by default)."""
+        n = len(series) if length is None else length
+        first = series.dates[0] if n else None
+        last = series.dates[n - 1] if n else None
+        return cls(first, last, n, hash(series.values[:n].tobytes()), params)
+
+
+@dataclass(frozen=True, slots=True)
+class RsiCache:
+    """Wilder state at the end of the VIX history: the live bar then costs one step."""
+
+    key: HistoryKey
+    state: WilderState
+
+
+@dataclass(frozen=True, slots=True)
+class MacdCache:
+    """MACD state at the end of the ratio history, the last window-1 ratios and the last histogram values."""
+
+    key: HistoryKey
+    state: MacdState
+    ratio_tail: np.ndarray  # read-only: the last (z-window - 1) ratios, to z-score a live bar
+    hist_tail: np.ndarray  # read-only: the last `macd_peak_lookback` histogram values of the history
+
+
+@dataclass(frozen=True, slots=True)
 class SignalMemory:
-    """State that hysteresis needs from one evaluation to the next. Start with `SignalMemory()`.
+    """State carried from one evaluation to the next. Start with `SignalMemory()`.
 
     `vix_rsi_on` is the RSI hysteresis latch: it turns on at or above the on-level and off below the off-level, and
-    is left untouched while the RSI abstains (stale data neither turns it on nor off).
+    is left untouched while the RSI abstains (stale data neither turns it on nor off). The caches only save work:
+    they are keyed by the exact history they were computed from, so a different history recomputes, and two
+    memories compare equal when their latches are equal.
     """
 
     vix_rsi_on: bool = False
+    rsi_cache: RsiCache | None = field(default=None, compare=False, repr=False)
+    macd_cache: MacdCache | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return {"vix_rsi_on": self.vix_rsi_on}

@@ -9,7 +9,7 @@ have data, the rule is `insufficient`: it does not pass, and the caller raises `
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.domain.votes import SignalVote, Vote
 
@@ -26,14 +26,18 @@ class QuorumRule:
     name: str
     signals: tuple[str, ...]
     m: int
+    refs: tuple[tuple[str, Vote], ...] = field(init=False, repr=False, compare=False)  # (vote name, confirming vote)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "signals", tuple(self.signals))
         if not self.signals:
             raise ValueError(f"quorum rule {self.name!r} lists no signals")
         if not 1 <= self.m <= len(self.signals):
             raise ValueError(f"quorum rule {self.name!r}: m={self.m} must be between 1 and {len(self.signals)}")
         if len(set(self.signals)) != len(self.signals):
             raise ValueError(f"quorum rule {self.name!r} lists a signal twice")
+        refs = tuple((base_name(r), Vote.AGAINST if r.startswith(NEGATION) else Vote.FOR) for r in self.signals)
+        object.__setattr__(self, "refs", refs)
 
     @property
     def text(self) -> str:
@@ -72,15 +76,14 @@ def index_votes(votes: tuple[SignalVote, ...]) -> dict[str, SignalVote]:
 def evaluate_quorum(rule: QuorumRule, votes: Mapping[str, SignalVote]) -> QuorumResult:
     confirm = with_data = 0
     seen: list[SignalVote] = []
-    for ref in rule.signals:
-        vote = votes.get(base_name(ref))
+    for name, wanted in rule.refs:
+        vote = votes.get(name)
         if vote is None:
             continue
         seen.append(vote)
         if vote.vote is Vote.ABSTAIN:
             continue
         with_data += 1
-        wanted = Vote.AGAINST if ref.startswith(NEGATION) else Vote.FOR
         if vote.vote is wanted:
             confirm += 1
     return QuorumResult(rule=rule, for_count=confirm, with_data=with_data, votes=tuple(seen))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -42,13 +42,18 @@ def _covered(day: dt.date) -> bool:
     return CALENDAR_FIRST <= day <= CALENDAR_LAST
 
 
-def is_session(day: dt.date) -> bool | None:
-    if not _covered(day):
-        return None
+def sessions_in(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
+    """The NYSE sessions first..last inclusive (for building test and replay calendars)."""
     days = _sessions()
-    key = np.datetime64(day, "D")
-    i = int(np.searchsorted(days, key))
-    return i < len(days) and days[i] == key
+    lo = int(np.searchsorted(days, np.datetime64(first, "D"), side="left"))
+    hi = int(np.searchsorted(days, np.datetime64(last, "D"), side="right"))
+    return tuple(d.astype(dt.date) for d in days[lo:hi])
+
+
+@lru_cache(maxsize=8192)
+def _rank(day: dt.date, right: bool) -> int:
+    """Sessions before `day` (left) or on or before `day` (right): a cached binary search."""
+    return int(np.searchsorted(_sessions(), np.datetime64(day, "D"), side="right" if right else "left"))
 
 
 def sessions_strictly_between(earlier: dt.date, later: dt.date) -> int | None:
@@ -57,27 +62,19 @@ def sessions_strictly_between(earlier: dt.date, later: dt.date) -> int | None:
         return None
     if later <= earlier:
         return 0
-    days = _sessions()
-    lo = int(np.searchsorted(days, np.datetime64(earlier, "D"), side="right"))
-    hi = int(np.searchsorted(days, np.datetime64(later, "D"), side="left"))
-    return max(hi - lo, 0)
+    return max(_rank(later, False) - _rank(earlier, True), 0)
 
 
 def session_distance(today: dt.date, event: dt.date) -> int | None:
     """Signed distance in sessions from `today` to `event`: 0 same day, +k k sessions ahead, -k k sessions ago.
 
     A non-session `today` (weekend) counts as sitting just before the next session, so Friday's event is -1 and
-    Monday's event is +1 from a Saturday.
+    Monday's event is +1 from a Saturday; an event on a non-session day counts at the next session.
     """
     if not (_covered(today) and _covered(event)):
         return None
-    days = _sessions()
-    t = np.datetime64(today, "D")
-    e = np.datetime64(event, "D")
-    if e == t:
+    if event == today:
         return 0
-    if e > t:
-        # sessions in (today, event], i.e. how many session steps ahead the event is
-        return int(np.searchsorted(days, e, side="right") - np.searchsorted(days, t, side="right"))
-    # sessions in [event, today): how many steps back
-    return -int(np.searchsorted(days, t, side="left") - np.searchsorted(days, e, side="left"))
+    if event > today:
+        return _rank(event, True) - _rank(today, True)  # sessions in (today, event]
+    return -(_rank(today, False) - _rank(event, False))  # sessions in [event, today)

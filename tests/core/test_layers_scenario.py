@@ -18,7 +18,7 @@ from bot.settings.layers import LayerSettings
 from bot.settings.signals import SignalSettings
 from bot.signals.evaluate import evaluate_signals
 from bot.signals.inputs import DailySeries, SignalInputs, SignalMemory, Timed
-from bot.signals.sessions import _sessions
+from bot.signals.sessions import sessions_in
 
 L1, L2, L3 = LayerId.NEAR_TERM, LayerId.MID_CURVE, LayerId.TAIL
 HOLDING = {LayerPhase.ACTIVE, LayerPhase.HARVESTING}
@@ -28,7 +28,7 @@ SPIKE = [13.5, 17.0, 38.0, 31.0, 28.0, 36.5, 30.0, 27.0, 25.5, 24.0, 22.5, 21.5]
 
 def build_path(seed: int = 2018) -> tuple[list[dt.date], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    days = [d.astype(dt.date) for d in _sessions() if np.datetime64("2016-12-01") <= d]
+    days = sessions_in(dt.date(2016, 12, 1), dt.date(2019, 12, 31))
     calm = 11.0 + 0.15 * np.cumsum(rng.normal(0, 1, CALM_DAYS)).clip(-6, 6) + rng.normal(0, 0.3, CALM_DAYS)
     decay = 13.0 + (SPIKE[-1] - 13.0) * np.exp(-np.arange(1, 41) / 6.0) + rng.normal(0, 0.2, 40)
     vix = np.concatenate([calm, SPIKE, decay])
@@ -36,7 +36,7 @@ def build_path(seed: int = 2018) -> tuple[list[dt.date], np.ndarray, np.ndarray,
     f1 = 12.5 + 0.70 * excess
     f2 = 13.6 + 0.45 * excess
     vix3m = 13.4 + 0.55 * excess
-    return days[: len(vix)], vix, vix3m, f1, f2
+    return list(days[: len(vix)]), vix, vix3m, f1, f2
 
 
 def run(layer_settings: LayerSettings | None = None):

@@ -6,10 +6,13 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain.votes import Vote
 from bot.settings.signals import ExternalRule, SignalSettings
 from bot.signals.evaluate import evaluate_signals
+from bot.signals.indicators import macd, rolling_zscore, wilder_rsi
 from bot.signals.inputs import (
     Breadth,
     DailySeries,
@@ -20,7 +23,7 @@ from bot.signals.inputs import (
     SignalMemory,
     Timed,
 )
-from bot.signals.sessions import _sessions
+from bot.signals.sessions import sessions_in
 
 # Wednesday 2018-02-07, 16:15 New York (21:15 UTC): a session day
 NOW = dt.datetime(2018, 2, 7, 21, 15, tzinfo=dt.UTC)
@@ -29,9 +32,8 @@ S = SignalSettings()
 
 
 def sessions_before(day: dt.date, n: int) -> tuple[dt.date, ...]:
-    days = _sessions()
-    i = int(np.searchsorted(days, np.datetime64(day, "D")))
-    return tuple(d.astype(dt.date) for d in days[i - n : i])
+    days = sessions_in(day - dt.timedelta(days=2 * n + 10), day - dt.timedelta(days=1))
+    return days[-n:]
 
 
 def series(values, end: dt.date = TODAY) -> DailySeries:
@@ -338,3 +340,60 @@ def test_inputs_require_an_aware_now_and_ordered_series():
         DailySeries((TODAY, TODAY), np.array([1.0, 2.0]))
     s = series([1.0, 2.0])
     assert not s.values.flags.writeable
+
+
+# ---- caches: the O(1) live path must equal a full recomputation ----------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(min_value=5, max_value=90), st.floats(min_value=0.7, max_value=1.3), st.integers(0, 10_000))
+def test_cached_live_path_equals_full_recomputation(live_vix, live_ratio, seed):
+    rng = np.random.default_rng(seed)
+    vix_hist = 12 + np.abs(np.cumsum(rng.normal(0, 1, 260)))
+    ratio_hist = 0.9 + np.cumsum(rng.normal(0, 0.01, 260)).clip(-0.3, 0.3)
+    inp = inputs(vix=q(live_vix), vix_history=series(vix_hist), ratio_history=series(ratio_hist),
+                 f1=q(live_ratio * 20.0), f2=q(20.0))  # fmt: skip
+    fresh, memory = evaluate_signals(inp, SignalMemory(), S)
+    again, _ = evaluate_signals(inp, memory, S)  # served from the caches
+    assert memory.rsi_cache is not None and memory.macd_cache is not None
+    assert again == fresh
+    by_name = {v.name: v for v in fresh}
+    assert by_name["vix_rsi"].value == pytest.approx(wilder_rsi(np.append(vix_hist, live_vix), 14)[-1], abs=1e-9)
+    z = rolling_zscore(np.append(ratio_hist, live_ratio * 20.0 / 20.0), S.ts_zscore_window)
+    hist = macd(z, S.macd_fast, S.macd_slow, S.macd_signal).histogram
+    assert by_name["ts_macd_building"].value == pytest.approx(hist[-1], abs=1e-9)
+
+
+def test_a_cache_from_another_history_is_not_reused():
+    a = CALM_RATIO.copy()
+    b = CALM_RATIO.copy()
+    b[150] += 0.05  # a corrected bar in the middle: same length, same dates, same last value
+    vix_b = CALM_VIX.copy()
+    vix_b[100] += 3.0
+    inp_a = inputs(ratio_history=series(a))
+    inp_b = inputs(ratio_history=series(b), vix_history=series(vix_b))
+    _, memory_a = evaluate_signals(inp_a, SignalMemory(), S)
+    stale_cache, _ = evaluate_signals(inp_b, memory_a, S)
+    fresh, _ = evaluate_signals(inp_b, SignalMemory(), S)
+    assert [v.value for v in stale_cache] == [v.value for v in fresh]
+    assert {v.name: v for v in fresh}["ts_macd_building"].value != {
+        v.name: v for v in evaluate_signals(inp_a, SignalMemory(), S)[0]
+    }["ts_macd_building"].value
+
+
+def test_without_a_live_quote_the_last_close_decides():
+    inp = inputs(vix=None, f1=None, vix3m=None)
+    votes, _ = evaluate_signals(inp, SignalMemory(), S)
+    by_name = {v.name: v for v in votes}
+    assert by_name["vix_rsi"].value == pytest.approx(wilder_rsi(CALM_VIX, 14)[-1])
+    hist = macd(rolling_zscore(CALM_RATIO, S.ts_zscore_window)).histogram
+    assert by_name["ts_macd_building"].value == pytest.approx(hist[-1])
+    assert "close of 2018-02-06" in by_name["ts_macd_building"].detail
+
+
+def test_daily_series_before_cuts_at_a_date():
+    s = series([1.0, 2.0, 3.0])
+    assert s.before(TODAY) is s
+    cut = s.before(s.dates[-1])
+    assert cut.dates == s.dates[:2] and cut.values.tolist() == [1.0, 2.0] and not cut.values.flags.writeable
+    assert len(s.before(s.dates[0])) == 0 and s.count_before(s.dates[1]) == 1
