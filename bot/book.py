@@ -16,6 +16,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,9 +32,10 @@ from bot.domain.condors import (
 )
 from bot.domain.market import MarketSnapshot, OptionContract, OptionLeg, finite, usable_price
 from bot.pricing.black_scholes import bs_greeks, bs_price_vec
-from bot.settings.book import BookSettings
+from bot.settings.book import BookSettings, StressPoint
 
 _YEAR_DAYS = 365.0
+_BASE_POINT = StressPoint(spx_pct=0.0, iv_points=0.0, days=0.0, vix_points=1.0)  # no shock: the stress base
 
 
 def years_to_expiry(expiry: dt.date, today: dt.date) -> float:
@@ -68,10 +70,9 @@ def leg_greeks(
         und = g.und_price
     if fresh and g is not None and g.complete and und is not None:
         iv = leg_iv if leg_iv is not None else _atm_from_vix(c, und, vix, settings)
-        if iv is not None:
-            price = bs_greeks(und, c.strike, t, settings.risk_free_rate, iv, c.right, settings.dividend_yield).price
+        if iv is not None:  # model price (stress base, mark fallback) comes from read_book's vectorised pass
             return LegGreeks(
-                GreeksSource.BROKER, g.delta, g.gamma, g.vega, g.theta, iv, price, mark if mark is not None else price
+                GreeksSource.BROKER, g.delta, g.gamma, g.vega, g.theta, iv, math.nan, math.nan if mark is None else mark
             )
     if not settings.bs_fallback or und is None:
         return LegGreeks(GreeksSource.UNKNOWN, mark=mark if mark is not None else math.nan)
@@ -97,35 +98,35 @@ def _atm_from_vix(c: OptionContract, spot: float, vix: float | None, settings: B
 # ---------------------------------------------------------------- grouping
 
 
-def _merge(legs: Iterable[OptionLeg]) -> dict[OptionContract, tuple[int, float]]:
+def _merge(positions: Iterable[Position]) -> dict[OptionContract, tuple[int, float]]:
     """Net quantity and quantity-weighted avg cost per contract (the broker may report one contract twice)."""
     qty: dict[OptionContract, int] = defaultdict(int)
     cost: dict[OptionContract, float] = defaultdict(float)
-    for leg in legs:
-        qty[leg.contract] += leg.quantity
-        cost[leg.contract] += leg.quantity * leg.avg_cost
+    for contract, quantity, avg_cost in positions:
+        qty[contract] += quantity
+        cost[contract] += quantity * avg_cost
     return {c: (q, cost[c] / q) for c, q in qty.items() if q != 0}
 
 
 def _find_condor(remaining: dict[OptionContract, int]) -> tuple[OptionContract, ...] | None:
     """The quadruple with the narrowest total wings, or None. Deterministic: ties broken by strikes."""
     puts_long = sorted((c for c, q in remaining.items() if q > 0 and c.right == "P"), key=lambda c: c.strike)
-    puts_short = sorted((c for c, q in remaining.items() if q < 0 and c.right == "P"), key=lambda c: c.strike)
-    calls_short = sorted((c for c, q in remaining.items() if q < 0 and c.right == "C"), key=lambda c: c.strike)
     calls_long = sorted((c for c, q in remaining.items() if q > 0 and c.right == "C"), key=lambda c: c.strike)
-    best: tuple[tuple[float, float, float, float, float], tuple[OptionContract, ...]] | None = None
-    for k2 in puts_short:
+    put_sides = []  # (short put, its nearest long put below)
+    for k2 in (c for c, q in remaining.items() if q < 0 and c.right == "P"):
         below = [c for c in puts_long if c.strike < k2.strike]
-        if not below:
-            continue
-        k1 = below[-1]
-        for k3 in calls_short:
+        if below:
+            put_sides.append((k2, below[-1]))
+    call_sides = []  # (short call, its nearest long call above)
+    for k3 in (c for c, q in remaining.items() if q < 0 and c.right == "C"):
+        above = next((c for c in calls_long if c.strike > k3.strike), None)
+        if above is not None:
+            call_sides.append((k3, above))
+    best: tuple[tuple[float, float, float, float, float], tuple[OptionContract, ...]] | None = None
+    for k2, k1 in put_sides:
+        for k3, k4 in call_sides:
             if k3.strike < k2.strike:
                 continue
-            above = [c for c in calls_long if c.strike > k3.strike]
-            if not above:
-                continue
-            k4 = above[0]
             rank = (k2.strike - k1.strike + k4.strike - k3.strike, k1.strike, k2.strike, k3.strike, k4.strike)
             if best is None or rank < best[0]:
                 best = (rank, (k1, k2, k3, k4))
@@ -161,11 +162,23 @@ def _take(
     return tuple(taken)
 
 
-def group_legs(legs: Sequence[OptionLeg]) -> list[tuple[StructureKind, tuple[StructureLeg, ...], int]]:
-    """Split option positions into condors, verticals and singles. Quantities per contract are preserved."""
-    by_class: dict[tuple[str, dt.date], list[OptionLeg]] = defaultdict(list)
-    for leg in legs:
-        by_class[(leg.contract.trading_class, leg.contract.expiry)].append(leg)
+Position = tuple[OptionContract, int, float]  # contract, signed quantity, avg cost
+Grouped = tuple[tuple[StructureKind, tuple[StructureLeg, ...], int], ...]
+
+
+def group_legs(legs: Sequence[OptionLeg]) -> Grouped:
+    """Split option positions into condors, verticals and singles. Quantities per contract are preserved.
+
+    Memoized on the positions (not the quotes or greeks), which change far less often than a decision runs.
+    """
+    return _group_positions(tuple((leg.contract, leg.quantity, leg.avg_cost) for leg in legs))
+
+
+@lru_cache(maxsize=16)
+def _group_positions(positions: tuple[Position, ...]) -> Grouped:
+    by_class: dict[tuple[str, dt.date], list[Position]] = defaultdict(list)
+    for pos in positions:
+        by_class[(pos[0].trading_class, pos[0].expiry)].append(pos)
     out: list[tuple[StructureKind, tuple[StructureLeg, ...], int]] = []
     for key in sorted(by_class):
         merged = _merge(by_class[key])
@@ -181,7 +194,7 @@ def group_legs(legs: Sequence[OptionLeg]) -> list[tuple[StructureKind, tuple[Str
         for c in sorted((c for c, q in remaining.items() if q != 0), key=lambda c: (c.right, c.strike)):
             n = abs(remaining[c])
             out.append((StructureKind.SINGLE, _take(remaining, merged, (c,), n), n))
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- per-structure figures
@@ -244,13 +257,17 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
             )
         else:
             sg = StructureGreeks()
-        marks_ok = all(finite(g.mark) for g in lg)
-        pnl = sum(leg.quantity * (g.mark * mult - leg.avg_cost) for leg, g in zip(legs, lg, strict=True))
+        marks = [
+            g.mark if finite(g.mark) else stress.get(leg.contract, (math.nan,))[0]
+            for leg, g in zip(legs, lg, strict=True)
+        ]
+        marks_ok = all(finite(m) for m in marks)
+        pnl = sum(leg.quantity * (m * mult - leg.avg_cost) for leg, m in zip(legs, marks, strict=True))
         scen: tuple[float, ...] | None = None
         if known and stress:
-            base = sum(leg.quantity * g.model_price for leg, g in zip(legs, lg, strict=True)) * mult
+            base = sum(leg.quantity * stress[leg.contract][0] for leg in legs) * mult
             values = []
-            for i in range(len(grid)):
+            for i in range(1, len(grid) + 1):
                 shocked = sum(leg.quantity * stress[leg.contract][i] for leg in legs) * mult
                 change = shocked - base
                 values.append(max(change, -max_loss) if max_loss is not None else change)
@@ -304,11 +321,11 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
 def _stress_prices(
     greeks: dict[OptionContract, LegGreeks], spot: float, today: dt.date, settings: BookSettings
 ) -> dict[OptionContract, list[float]]:
-    """Per-contract prices under each stress point, in one vectorised call (sticky moneyness skew)."""
+    """Per-contract [base price, price under each stress point], in one vectorised call (sticky moneyness skew)."""
     contracts = [c for c, g in greeks.items() if g.known and finite(g.iv)]
-    grid = settings.stress_grid
-    if not contracts or not grid:
-        return {c: [] for c in contracts}
+    if not contracts:
+        return {}
+    grid = [_BASE_POINT, *settings.stress_grid]
     strikes = np.array([c.strike for c in contracts])
     t0 = np.array([years_to_expiry(c.expiry, today) for c in contracts])
     is_call = np.array([c.right == "C" for c in contracts])
