@@ -132,3 +132,11 @@ def test_beta_to_spot_near_one_at_expiry_and_smaller_further_out(markets):
     assert beta["near"] > 0.85
     assert 0.45 < beta["month"] < 0.8
     assert beta["far"] < 0.3
+
+
+def test_a_bare_date_start_means_that_trading_day():
+    m = build_market("calm", start=dt.datetime(2025, 3, 3, tzinfo=dt.UTC))  # a Monday, passed as midnight UTC
+    assert m.info.start == dt.datetime(2025, 3, 3, 15, 0, tzinfo=dt.UTC)  # 10:00 ET
+    assert m.info.end - m.info.start == dt.timedelta(days=42)
+    with pytest.raises(ScenarioError, match="no time zone"):
+        build_market("calm", start=dt.datetime(2025, 3, 3, 15))

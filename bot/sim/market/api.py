@@ -49,6 +49,16 @@ class Instrument:
         return float(self.multiplier) if self.multiplier else 1.0
 
 
+def tick_size(inst: Instrument, price: float) -> float:
+    """The price increment valid at `price` (added by the market room): options have two tiers around 3.00
+    (SPX: 0.05 below, 0.10 from 3.00; VIX: 0.01 below, 0.05 from 3.00, per Cboe); others use min_tick."""
+    if inst.sec_type == "OPT":
+        if inst.symbol == "VIX":
+            return 0.01 if price < 3.0 else 0.05
+        return 0.05 if price < 3.0 else 0.10
+    return inst.min_tick
+
+
 @dataclass(frozen=True, slots=True)
 class ContractQuery:
     """What a client asked for in reqContractDetails / reqMktData (C12); empty fields match anything."""
@@ -158,8 +168,11 @@ class MarketModel(Protocol):
 
     def option_chains(self, underlying_con_id: int, t: dt.datetime) -> list[OptionChain]: ...
 
-    def settlement_price(self, con_id: int) -> float | None:
-        """Final settlement of an expired future or option (cash-settled in the account); None if not expired."""
+    def settlement_price(self, con_id: int, t: dt.datetime | None = None) -> float | None:
+        """Final settlement of an expired future or option (cash-settled in the account); None if not expired.
+
+        Futures: the settlement price; options: the per-unit cash value (intrinsic value at the settlement print).
+        With `t`, None while t is before the settlement instant (added by the market room; optional)."""
 
     def starting_book(self) -> list[BookEntry]: ...
 

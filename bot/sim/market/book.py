@@ -59,7 +59,7 @@ def build_condors(market: SimMarket, settings: SimSettings, start: dt.datetime) 
     out = []
     for strike, right, qty in legs:
         key = OptKey(cls, expiry, right, strike)
-        if not market._strike_listed(cls, strike):
+        if not market.strike_listed(cls, strike):
             raise ValueError(f"condor wing strike {strike} is outside the listed {cls} strikes; narrow the wings")
         inst = catalog.with_hours(catalog.instrument(key), "cboe", start)
         price = market.value(key, start)

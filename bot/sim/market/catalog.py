@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from bot.sim.market import calendar as cal
 from bot.sim.market import hours
-from bot.sim.market.api import Instrument
+from bot.sim.market.api import Instrument, tick_size
 from bot.vx_calendar import MONTH_CODES, vx_expiry
 
 INDEX_NAMES = {
@@ -24,6 +24,8 @@ INDEX_NAMES = {
     "VIX3M": "CBOE S&P 500 3-Month Volatility Index",
     "VIX9D": "CBOE S&P 500 9-Day Volatility Index",
 }
+__all__ = ["tick_size"]  # re-exported: catalog users get the tick rule from the contract module
+
 FIXED_IDS = {"SPX": 10_001, "VIX": 10_002, "VIX3M": 10_003, "VIX9D": 10_004, "VIXY": 10_005}
 _FIXED_BY_ID = {v: k for k, v in FIXED_IDS.items()}
 
@@ -234,15 +236,6 @@ def instrument(key: Key) -> Instrument:
         valid_exchanges="SMART,CBOE",
         real_expiration_date=f"{key.expiry:%Y%m%d}",
     )
-
-
-def tick_size(inst: Instrument, price: float) -> float:
-    """The price increment that applies at `price` (options have two tiers around 3.00)."""
-    if inst.sec_type == "OPT":
-        if inst.symbol == "VIX":
-            return 0.01 if price < 3.0 else 0.05
-        return 0.05 if price < 3.0 else 0.10
-    return inst.min_tick
 
 
 def with_hours(inst: Instrument, venue: str, t: dt.datetime, exchange: str = "") -> Instrument:

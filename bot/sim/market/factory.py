@@ -7,8 +7,9 @@ from pathlib import Path
 
 from bot.settings.sim import SimSettings
 from bot.sim.market.api import MarketInfo, MarketModel
+from bot.sim.market.hours import ET
 from bot.sim.market.model import SimMarket
-from bot.sim.market.synthetic import SPECS, SyntheticPath
+from bot.sim.market.synthetic import SPECS, START_TIME_ET, SyntheticPath
 
 SCENARIOS: dict[str, str] = {name: spec.description for name, spec in SPECS.items()}
 
@@ -27,11 +28,16 @@ def build_market(
     """A synthetic scenario by name, or (when replay_dir is given) a replay of daily history in that directory.
 
     `seed` selects the random path of a synthetic scenario (the caller passes SimSettings.seed from the config);
-    `start` (a trading day, timezone-aware) overrides SimSettings.start_date / replay_start.
+    `start` (timezone-aware, on a trading day) overrides SimSettings.start_date / replay_start; 00:00 UTC means
+    that day from 10:00 ET.
     """
     settings = settings or SimSettings()
     if start is not None and start.tzinfo is None:
         raise ScenarioError(f"start {start} has no time zone; pass a timezone-aware datetime (UTC)")
+    if start is not None and start.astimezone(dt.UTC).time() == dt.time(0):
+        # A bare date (midnight UTC) means that trading day, from the usual start time rather than the evening
+        # before in New York.
+        start = dt.datetime.combine(start.astimezone(dt.UTC).date(), START_TIME_ET, tzinfo=ET).astimezone(dt.UTC)
     if replay_dir is not None:
         from bot.sim.market.replay import ReplayPath
 

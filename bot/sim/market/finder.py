@@ -26,7 +26,7 @@ def _listed(market: SimMarket, key: Key, t: dt.datetime) -> bool:
     if isinstance(key, FutKey):
         n = market.settings.vx_months_listed if key.root == "VX" else market.settings.vxm_months_listed
         return key in catalog.listed_futures(key.root, t, n)
-    return key.expiry in catalog.listed_expiries(key.trading_class, t) and market._exists(key)
+    return key.expiry in catalog.listed_expiries(key.trading_class, t) and market.exists(key)
 
 
 def _expired(key: Key, t: dt.datetime) -> bool:
@@ -34,7 +34,7 @@ def _expired(key: Key, t: dt.datetime) -> bool:
 
 
 def _accept(market: SimMarket, key: Key | None, q: ContractQuery, t: dt.datetime) -> list[Key]:
-    if key is None or not market._exists(key):
+    if key is None or not market.exists(key):
         return []
     if _listed(market, key, t) or (q.include_expired and _expired(key, t)):
         return [key]
@@ -73,7 +73,7 @@ def find_keys(market: SimMarket, q: ContractQuery, t: dt.datetime) -> list[Key]:
     if q.local_symbol:
         key = catalog.parse_local_symbol(q.local_symbol, day)
         if key is not None and q.sec_type:
-            inst = catalog.instrument(key) if market._exists(key) else None
+            inst = catalog.instrument(key) if market.exists(key) else None
             if inst is None or inst.sec_type != q.sec_type.upper():
                 return []
         return _accept(market, key, q, t)
@@ -109,14 +109,14 @@ def _option_keys(market: SimMarket, q: ContractQuery, t: dt.datetime, cls: str, 
         except ValueError:
             return []
         probe = OptKey(cls, asked, "C", 10.0)
-        if asked not in expiries and market._expiry_valid(probe) and _expired(probe, t):
+        if asked not in expiries and market.expiry_valid(probe) and _expired(probe, t):
             expiries.append(asked)
     expiries = [e for e in expiries if _date_matches(q.last_trade_date, e, f"{e:%Y%m}")]
     rights = [right] if right else ["C", "P"]
     out = []
     for e in expiries:
         if q.strike:
-            if market._strike_listed(cls, q.strike):
+            if market.strike_listed(cls, q.strike):
                 out.extend(OptKey(cls, e, r, float(q.strike)) for r in rights)
         else:
             out.extend(OptKey(cls, e, r, k) for k in market.strikes(cls) for r in rights)

@@ -138,16 +138,16 @@ class SimMarket:
     # ---- catalog ---------------------------------------------------------------------------------------------
     def by_con_id(self, con_id: int) -> Instrument | None:
         key = catalog.key_of(con_id)
-        if key is None or not self._exists(key):
+        if key is None or not self.exists(key):
             return None
         return catalog.with_hours(catalog.instrument(key), catalog.venue_of(key), self.info.start)
 
-    def _exists(self, key: Key) -> bool:
+    def exists(self, key: Key) -> bool:
         if isinstance(key, OptKey):
-            return self._strike_listed(key.trading_class, key.strike) and self._expiry_valid(key)
+            return self.strike_listed(key.trading_class, key.strike) and self.expiry_valid(key)
         return True
 
-    def _expiry_valid(self, key: OptKey) -> bool:
+    def expiry_valid(self, key: OptKey) -> bool:
         e = key.expiry
         if key.trading_class == "SPX":
             return e == cal.spx_monthly_expiry(e.year, e.month)
@@ -155,7 +155,7 @@ class SimMarket:
             return FutKey("VX", e.year, e.month).expiry == e
         return hours.is_session("cboe", e)  # SPXW expire on every trading day
 
-    def _strike_listed(self, trading_class: str, strike: float) -> bool:
+    def strike_listed(self, trading_class: str, strike: float) -> bool:
         if trading_class == "VIX":
             return strike in VIX_STRIKES
         lo, hi = self.spx_strikes
@@ -215,15 +215,17 @@ class SimMarket:
             return self._quotes[ck]
         q = None
         key = catalog.key_of(con_id)
-        if key is not None and self._exists(key) and self._in_range(t) and self.is_trading(con_id, t):
+        if key is not None and self.exists(key) and self._in_range(t) and self.is_trading(con_id, t):
             q = self._make_quote(key, con_id, t)
         return self._quotes.put(ck, q)
 
-    def _make_quote(self, key: Key, con_id: int, t: dt.datetime) -> Quote:
+    def _make_quote(self, key: Key, con_id: int, t: dt.datetime) -> Quote | None:
         inst = catalog.instrument(key)
         venue = catalog.venue_of(key)
         vix = self._state(t).vix
         mid = self.value(key, t)
+        if not (math.isfinite(mid) and math.isfinite(vix)) or mid <= 0:
+            return None  # a hole in replayed data: no quote rather than a made-up price
         prev = hours.last_close_before(venue, t, liquid=True)
         close = self.value(key, prev.liquid_close) if prev and prev.liquid_close >= self.path.t0 else mid
         session = hours.current_or_next_session(venue, t)
@@ -245,6 +247,8 @@ class SimMarket:
         start = max(session.open if catalog.venue_of(key) == "cfe" else session.liquid_open, self.path.t0)
         if t <= start:
             return now, now
+        if len(self._hilo) > 4096:
+            self._hilo.clear()  # bounded memory over long replays; entries rebuild on demand
         cache = self._hilo.setdefault((key, session.day), [])
         step = dt.timedelta(minutes=30)
         n_done = int((t - start) / step) + 1
@@ -259,7 +263,7 @@ class SimMarket:
             return self._greeks[ck]
         key = catalog.key_of(con_id)
         out = None
-        if isinstance(key, OptKey) and self._exists(key) and self._in_range(t) and t < settlement_instant(key):
+        if isinstance(key, OptKey) and self.exists(key) and self._in_range(t) and t < settlement_instant(key):
             g, iv, und, pv_div = self.option_greeks(key, t)
             out = ModelGreeks(iv, g.delta, g.price, pv_div, g.gamma, g.vega, g.theta, und)
         return self._greeks.put(ck, out)
