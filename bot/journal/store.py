@@ -24,12 +24,20 @@ from bot.journal.codec import SHORT_FINGERPRINT, fingerprint, intent_from_dict, 
 from bot.journal.db import JournalError, connect, migrate
 from bot.journal.evidence import BrokerEvidence, FillEvidence, OrderEvidence
 from bot.journal.recovery import RecoveryAction, RecoveryDecision, decide_recovery
-from bot.journal.states import ALLOWED, NOT_YET_SENT, SENT, IntentStatus, status_from_broker
+from bot.journal.states import ALLOWED, NOT_YET_SENT, SENT, TERMINAL, IntentStatus, status_from_broker
 from bot.risk import TradingState
 
 S = IntentStatus
 Clock = Callable[[], dt.datetime]
 _FINAL_IB = {"Filled", "Cancelled", "ApiCancelled", "Inactive"}
+SENDING = "Sending"  # our own marker for an order journaled before placeOrder; never an IB status
+_OUTCOME_STATUS = {
+    "filled": IntentStatus.FILLED,
+    "partial": IntentStatus.CANCELLED,
+    "unfilled": IntentStatus.CANCELLED,
+    "rejected": IntentStatus.REJECTED,
+}
+_FINAL_OUTCOMES = {"filled", "partial", "unfilled", "rejected", "skipped"}
 
 
 def wall_clock() -> dt.datetime:
@@ -450,6 +458,113 @@ class Journal:
             "SELECT COUNT(*) FROM intent_transitions WHERE to_status=? AND at >= ?", (S.SUBMITTING.value, _ts(since))
         ).fetchone()
         return int(row[0])
+
+    # ---- execution (one intent may be worked by several orders: the limit ladder) ---------------------------------
+    def record_order_sending(
+        self,
+        intent_id: str,
+        *,
+        order_id: int,
+        step: int,
+        con_id: int,
+        action: str,
+        quantity: float,
+        limit_price: float,
+        at: dt.datetime,
+        client_id: int | None = None,
+    ) -> int:
+        """Commit one ladder order BEFORE placeOrder; only for an intent already `submitting` or `working`.
+
+        Refusing other states here makes the journal the last gate: an order for a planned, pending, rejected or
+        finished intent cannot be journaled, so the executor never reaches placeOrder for it. Idempotent by
+        (intent, orderId). Returns the order row id.
+        """
+        with self._write() as c:
+            rec = self._get(intent_id)
+            if rec is None:
+                raise NotSendable(f"no intent {intent_id!r} in the journal: journal it and call begin_submit first")
+            if rec.status not in SENT:
+                raise NotSendable(f"intent {intent_id} is {rec.status.value}: only a submitted intent may send orders")
+            row = c.execute("SELECT id FROM orders WHERE order_ref=? AND order_id=?", (intent_id, order_id)).fetchone()
+            if row is not None:
+                return int(row["id"])
+            now = _ts(self.now())
+            cur = c.execute(
+                "INSERT INTO orders(order_ref, intent_id, client_id, order_id, contract, side, quantity,"
+                " limit_price, status, filled, first_seen, updated_at, step, con_id, sent_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)",
+                (intent_id, intent_id, client_id, order_id, rec.content["instrument"]["key"], action, quantity,
+                 limit_price, SENDING, now, now, step, con_id, _ts(at)),
+            )  # fmt: skip
+            return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def sending_records(self, intent_id: str) -> list[dict[str, Any]]:
+        """Every order journaled as about to be sent for the intent, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM orders WHERE intent_id=? AND step IS NOT NULL ORDER BY id", (intent_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def record_outcome(
+        self,
+        intent_id: str,
+        kind: str,
+        *,
+        filled: float,
+        quantity: float,
+        average_price: float | None,
+        orders_sent: int,
+        reason: str,
+        error_code: int | None = None,
+    ) -> IntentRecord | None:
+        """How execution of an intent ended (kinds of bot.execution.journal.OutcomeKind); final kinds settle it."""
+        target = _OUTCOME_STATUS.get(kind)
+        with self._write() as c:
+            rec = self._get(intent_id)
+            if rec is None:
+                raise JournalError(f"no intent {intent_id!r} in the journal")
+            c.execute(
+                "INSERT INTO outcomes(intent_id, at, kind, filled, quantity, average_price, orders_sent, reason, "
+                "error_code) VALUES (?,?,?,?,?,?,?,?,?)",
+                (intent_id, _ts(self.now()), kind, filled, quantity, average_price, orders_sent, reason, error_code),
+            )
+            if kind == "skipped":
+                target = S.WITHDRAWN if rec.status in NOT_YET_SENT else S.EXPIRED
+            if kind == "unresolved":
+                self._event("anomaly", f"{intent_id}: {reason}", "execution_unresolved", {"intent_id": intent_id})
+            if target is not None and rec.status is not S.FILLED and rec.status is not target:
+                self._set_status(intent_id, rec.status, target, "execution", f"{kind}: {reason}")
+        return self._get(intent_id)
+
+    def latest_outcome(self, intent_id: str) -> dict[str, Any] | None:
+        """The last recorded outcome, or one derived from a finished intent (recovered, rejected, expired...), so
+        that an executor asking after a restart learns the intent is done and never works it again."""
+        row = self._conn.execute(
+            "SELECT * FROM outcomes WHERE intent_id=? ORDER BY id DESC LIMIT 1", (intent_id,)
+        ).fetchone()
+        rec = self._get(intent_id)
+        stored = dict(row) if row is not None else None
+        if rec is None or rec.status not in TERMINAL or (stored and stored["kind"] in _FINAL_OUTCOMES):
+            return stored
+        if rec.status is S.FILLED:
+            kind = "filled"
+        elif rec.status is S.CANCELLED:
+            kind = "partial" if rec.filled_qty > 0 else "unfilled"
+        elif rec.status is S.REJECTED and rec.submit_count:
+            kind = "rejected"
+        else:
+            kind = "skipped"  # never sent: expired, denied, withdrawn, rejected by a person
+        sent = self._conn.execute("SELECT COUNT(*) FROM orders WHERE intent_id=?", (intent_id,)).fetchone()[0]
+        return {
+            "intent_id": intent_id,
+            "kind": kind,
+            "filled": rec.filled_qty,
+            "quantity": float(rec.content["quantity"]),
+            "average_price": None,
+            "orders_sent": int(sent),
+            "reason": f"intent {rec.status.value}: {rec.status_reason or ''}".strip(),
+            "error_code": None,
+        }
 
     # ---- broker evidence --------------------------------------------------------------------------------------
     def record_order(self, ev: OrderEvidence) -> OrderUpdate:
