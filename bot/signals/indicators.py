@@ -192,16 +192,28 @@ def zscore_last(window: np.ndarray) -> float:
 
 
 def rolling_zscore(values: np.ndarray | list[float], window: int) -> np.ndarray:
-    """z_t = (x_t - mean(x_{t-w+1..t})) / std(same, ddof=0); length len(x) - window + 1; 0 where the window is flat."""
+    """z_t = (x_t - mean(x_{t-w+1..t})) / std(same, ddof=0); length len(x) - window + 1; 0 where the window is flat.
+
+    Window sums come from cumulative sums of the series centred on its mean (O(n)). Where a window's variance is
+    tiny next to the series' (there E[x^2] - E[x]^2 could lose digits) it is recomputed directly, so flat and
+    near-flat windows are exact too.
+    """
     if window < 2:
         raise ValueError(f"z-score window must be at least 2, got {window}")
     x = _as_1d(values)
     if len(x) < window:
         return np.empty(0)
-    windows = np.lib.stride_tricks.sliding_window_view(x, window)
-    mean = windows.mean(axis=1)
-    std = windows.std(axis=1)
-    last = x[window - 1 :]
+    c = x - x.mean()
+    s1 = np.cumsum(np.concatenate(([0.0], c)))
+    s2 = np.cumsum(np.concatenate(([0.0], c * c)))
+    mean = (s1[window:] - s1[:-window]) / window
+    var = np.maximum((s2[window:] - s2[:-window]) / window - mean * mean, 0.0)
+    suspect = np.nonzero(var <= 1e-6 * float((c * c).mean()))[0]
+    if suspect.size:
+        exact = np.lib.stride_tricks.sliding_window_view(c, window)[suspect]
+        mean[suspect] = exact.mean(axis=1)
+        var[suspect] = exact.var(axis=1)
+    std = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (last - mean) / std
+        z = (c[window - 1 :] - mean) / std
     return np.where(std > 1e-12, z, 0.0)

@@ -130,3 +130,18 @@ def test_rsi_of_monotone_series_is_0_or_100(start, step, n):
 def test_macd_of_a_constant_series_is_zero(level, n):
     m = macd([level] * n)
     assert np.allclose(m.line, 0) and np.allclose(m.histogram, 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.9, 0.9000001, 0.95, 1.0]) | st.floats(0.5, 1.5), min_size=10, max_size=200),
+    st.integers(min_value=2, max_value=10),
+)
+def test_rolling_zscore_equals_the_direct_window_computation(xs, window):
+    x = np.array(xs)
+    windows = np.lib.stride_tricks.sliding_window_view(x, window)
+    std = windows.std(axis=1)
+    direct = np.where(
+        std > 1e-9 * np.abs(x).max(), (x[window - 1 :] - windows.mean(axis=1)) / np.where(std > 0, std, 1), 0
+    )
+    np.testing.assert_allclose(rolling_zscore(x, window), direct, atol=1e-6)
