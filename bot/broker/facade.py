@@ -5,8 +5,9 @@ What the engine gets (see `Broker` for the calls):
   ReconciliationSnapshot (positions, open and completed orders, executions). Orders may be sent only while
   `broker.is_ready` (connected, reconciled, not degraded); otherwise `place_limit` raises NotConnectedError.
 - Everything the gateway says arrives as project types on ONE queue, `broker.events` (an asyncio.Queue of
-  BrokerEvent: ConnectionEvent, ReconciliationSnapshot, QuoteTick, OptionGreeksTick, OrderEvent, BrokerErrorEvent),
-  in the order received. Execution additionally watches the events of one orderRef with `broker.watch(order_ref)`.
+  BrokerEvent: ConnectionEvent, ReconciliationSnapshot, QuoteTick, OptionGreeksTick, OrderEvent, PositionRow,
+  BrokerErrorEvent), in the order received. The queue is unbounded: the engine must keep consuming it.
+  Execution additionally watches the events of one orderRef with `broker.watch(order_ref)`.
 - A dropped socket (or a gateway silent past the watchdog) starts the reconnect supervisor: stop sending, reconnect
   with backoff, read a new ReconciliationSnapshot, resubscribe every market-data line, then CONNECTED again.
 
@@ -678,6 +679,7 @@ class Broker:
         ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
         ib.pendingTickersEvent += self._on_pending_tickers
+        ib.positionEvent += self._on_position
 
     def _on_order_status(self, trade: Any) -> None:
         log_entries = getattr(trade, "log", None) or []
@@ -689,6 +691,9 @@ class Broker:
         event = convert.status_event(trade, convert.utc_now())
         if event is not None and event.order_ref:
             self._emit(event)
+
+    def _on_position(self, position: Any) -> None:
+        self._emit(convert.position_row(position))
 
     def _on_exec(self, trade: Any, fill: Any) -> None:
         self._emit(convert.fill_event(trade, fill, convert.utc_now()))

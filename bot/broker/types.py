@@ -273,4 +273,12 @@ class VxCurve:
     contracts: tuple[ContractSpec, ...] = field(default_factory=tuple)
 
 
-BrokerEvent = ConnectionEvent | QuoteTick | OptionGreeksTick | OrderEvent | ReconciliationSnapshot | BrokerErrorEvent
+BrokerEvent = (
+    ConnectionEvent
+    | QuoteTick
+    | OptionGreeksTick
+    | OrderEvent
+    | PositionRow
+    | ReconciliationSnapshot
+    | BrokerErrorEvent
+)

@@ -312,8 +312,11 @@ class _LadderRun:
     def _absorb(self, item: OrderEvent | ConnectionEvent | ReconciliationSnapshot) -> bool:
         """Apply one queued item; True when it says the connection is unusable."""
         if isinstance(item, OrderEvent):
-            self.owner.journal.record_order_event(item)
             self.ledger.apply(item)
+            try:
+                self.owner.journal.record_order_event(item)
+            except Exception as exc:  # the ledger has the evidence; a journal failure must not orphan a live order
+                log.error("journal could not record order evidence", intent=self.intent.id, error=repr(exc))
         elif isinstance(item, ReconciliationSnapshot):
             self.ledger.apply_snapshot(item)
         elif item.kind in (ConnectionEventKind.DISCONNECTED, ConnectionEventKind.DEGRADED):
@@ -341,18 +344,21 @@ class _LadderRun:
         if not self.broker.is_ready:
             raise _Interrupted
         order_id = self.broker.next_order_id()
-        self.owner.journal.record_order_sending(
-            OrderSendRecord(
-                intent_id=self.intent.id,
-                order_id=order_id,
-                step=step,
-                con_id=self.spec.con_id,
-                action=self.intent.side.value,
-                quantity=remaining,
-                limit_price=price,
-                time=self.owner.clock(),
-            )
+        record = OrderSendRecord(
+            intent_id=self.intent.id,
+            order_id=order_id,
+            step=step,
+            con_id=self.spec.con_id,
+            action=self.intent.side.value,
+            quantity=remaining,
+            limit_price=price,
+            time=self.owner.clock(),
         )
+        try:
+            self.owner.journal.record_order_sending(record)
+        except Exception as exc:  # any failure to journal first means: do not send (e.g. NotSendable)
+            kind = OutcomeKind.REFUSED if self.sent == 0 else None
+            raise _Stop(kind, f"step {step}: the journal did not record the send, so nothing was sent: {exc}") from exc
         self.ledger.expect(order_id, price)
         try:
             self.broker.place_limit(

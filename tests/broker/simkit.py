@@ -30,8 +30,10 @@ FAST_TUNING = BrokerTuning(
 )
 
 
-def broker_settings(port: int, library: str, client_id: int = 17) -> BrokerSettings:
-    return BrokerSettings(port=port, library=library, client_id=client_id, connect_timeout_s=2.0, request_timeout_s=3.0)
+def broker_settings(port: int, library: str, client_id: int = 17, connect_timeout_s: float = 2.0) -> BrokerSettings:
+    return BrokerSettings(
+        port=port, library=library, client_id=client_id, connect_timeout_s=connect_timeout_s, request_timeout_s=3.0
+    )
 
 
 @contextlib.asynccontextmanager

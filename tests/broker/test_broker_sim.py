@@ -12,7 +12,7 @@ from bot.broker.types import ConnectionEvent, ConnectionEventKind, OptionGreeksT
 from bot.domain.intents import Side
 from bot.vx_calendar import listed_contract_months, vx_expiry
 
-from .simkit import connected, next_event, simulator
+from .simkit import connected, next_event, simulator, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -169,3 +169,78 @@ def test_connect_gives_up_with_a_clear_error_when_nothing_listens(library) -> No
             await broker.connect()
 
     run(go())
+
+
+def test_account_snapshot_and_position_updates(library, calm_market, tmp_path) -> None:
+    from bot.broker.types import PositionRow
+
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            await until(lambda: broker.account_snapshot().net_liquidation is not None, what="account values")
+            account = broker.account_snapshot()
+            state = sim.account_state()
+            front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
+            await broker.subscribe(front)
+            await until(lambda: broker.latest_quote(front.con_id) is not None)
+            ask = broker.latest_quote(front.con_id).ask
+            broker.place_limit(front, Side.BUY, 1, ask, "pos-test", broker.next_order_id())
+            row = await next_event(broker, lambda e: isinstance(e, PositionRow) and e.contract.con_id == front.con_id)
+            return account, state, row
+
+    account, state, row = run(go())
+    assert account.account == state.account_id
+    assert account.cash == pytest.approx(state.cash)
+    assert account.net_liquidation == pytest.approx(state.net_liquidation, rel=1e-3)
+    assert row.quantity == 1
+
+
+def test_pacing_violation_is_retried(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            vix = await broker.index("VIX")
+            sim.faults.pacing(1)
+            bars = await broker.daily_bars(vix, "1 M")
+            pacing = await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "pacing")
+            return bars, pacing
+
+    bars, pacing = run(go())
+    assert len(bars) >= 15 and pacing.code == 162
+
+
+def test_competing_session_stops_trading_until_data_flows(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
+            await broker.subscribe(front)
+            await next_event(broker, lambda e: isinstance(e, QuoteTick) and e.con_id == front.con_id)
+            # 10197 is not a simulator broadcast: deliver it the way the library would, through its errorEvent
+            broker._ib.errorEvent.emit(-1, 10197, "No market data during competing live session", None)
+            competing = broker.state
+            sim.clock.advance(600)  # the market moves: a fresh quote proves data flows again
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "restored", 5)
+            return competing, broker.state
+
+    competing, after = run(go())
+    assert competing is BrokerState.DEGRADED and after is BrokerState.READY
+
+
+def test_client_id_in_use_is_reported_and_backed_off(library, calm_market, tmp_path) -> None:
+    from bot.broker import Broker
+
+    from .simkit import FAST_TUNING, broker_settings
+
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
+            broker = Broker(broker_settings(sim.port, library, connect_timeout_s=0.5), tuning=FAST_TUNING)
+            sim.faults.clientid_in_use(1)
+            try:
+                await broker.connect()
+                in_use = await next_event(
+                    broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "client_id_in_use"
+                )
+                return in_use, broker.is_ready
+            finally:
+                await broker.close()
+
+    in_use, ready = run(go())
+    assert in_use.code == 326 and ready

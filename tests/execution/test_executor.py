@@ -255,3 +255,17 @@ def test_roll_open_waits_for_the_close_and_is_skipped_if_it_does_not_fill() -> N
     broker, outcomes = run(go(fills=False))
     assert {o.ref for o in broker.orders} == {"roll-close"}
     assert [o.kind for o in outcomes] == [OutcomeKind.UNFILLED, OutcomeKind.SKIPPED]
+
+
+def test_journal_refusing_the_send_means_nothing_is_sent() -> None:
+    class RefusingJournal(InMemoryJournal):
+        def record_order_sending(self, record: OrderSendRecord) -> None:
+            raise RuntimeError("intent L1-a is planned: only a submitted intent may send orders")
+
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        return broker, await Executor(broker, FAST, RefusingJournal()).execute(intent())
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.REFUSED and broker.orders == []
+    assert "only a submitted intent" in outcome.reason
