@@ -71,7 +71,7 @@ SPECS: dict[str, ScenarioSpec] = {
         ),
         ScenarioSpec(
             "crash-recover",
-            "two-stage crash (VIX about 15 to about 45, SPX about -20%) from day 10, then a recovery over weeks",
+            "two-stage crash from day 10 (VIX about 15 to about 40-45, SPX about -20%), then a recovery over weeks",
             70,
             15.0,
             jumps=(Jump(10.0, 4.0, 2.0, 14.0), Jump(16.0, 3.0, 1.7, 10.0)),
