@@ -7,6 +7,8 @@ Phases and transitions (each guarded by the rules named in LayerSettings; ALL li
     layer 2 only, within ACTIVE/HARVESTING: thicken / thin (phase unchanged, thickness changes)
 
 Guards, in addition to the quorum rules:
+- no `arm` while the layer's `disarm` rules pass as well: contradictory evidence (say an FOMC day with a calm
+  curve) would otherwise arm and disarm on alternate steps and flip the regime label;
 - cooldown: no `arm` before `cooldown_until` (set by `reset` to now + cooldown_hours), so a layer cannot flap;
 - min_armed_hours before `activate` (0 = arm and activate in the same step: a one-day spike must not wait a day);
 - arm_timeout_hours: an ARMED layer that did not activate disarms;
@@ -97,13 +99,13 @@ class _Ctx:
         self.transitions: list[Transition] = []
         self.alerts: list[Alert] = []
 
-    def check(self, layer: LayerId, transition: str, names: list[str]) -> _Check:
-        """All named rules must pass; an empty list never passes. Insufficient rules raise an alert."""
+    def check(self, layer: LayerId, transition: str, names: list[str], alert: bool = True) -> _Check:
+        """All named rules must pass; an empty list never passes. Insufficient rules raise an alert (if `alert`)."""
         if not names:
             return _Check(False, ())
         results = tuple(evaluate_quorum(self.rules[n], self.votes) for n in names)
         check = _Check(all(r.passed for r in results), results)
-        for r in check.insufficient:
+        for r in check.insufficient if alert else ():
             self.alerts.append(
                 Alert(
                     code="quorum_data_insufficient",
@@ -224,6 +226,9 @@ def _step_one(book: LayerBook, layer: LayerId, ctx: _Ctx, flat: Mapping[LayerId,
         check = ctx.check(layer, "arm", rules.arm)
         if not check.passed:
             return state
+        calm = ctx.check(layer, "arm", rules.disarm, alert=False)
+        if calm.passed:
+            return state  # the disarm quorum holds too: arming now would only be undone on the next step
         new = replace(state, phase=LayerPhase.ARMED, since=now, strength=_strength(ctx, rules, 0.0), thickness=0.0)
         ctx.record(layer, "arm", state, new, check.text(gate_text), check.votes())
         if rules.min_armed_hours > 0:

@@ -206,3 +206,13 @@ def test_active_layer_2_thickens_with_the_histogram_but_never_thins():
     assert step.book.get(L2).thickness == 1.0 and step.transitions[-1].name == "thicken"
     down = votes(ts_macd_building="against", vix_rsi="for", term_structure="for", values={"ts_macd_building": 0.1})
     assert step_layers(step.book, down, T0 + 2 * DAY, S, {}).book.get(L2).thickness == 1.0
+
+
+def test_no_arming_while_the_calm_quorum_also_holds():
+    # an FOMC day with RSI latched on but VIX low and the curve in contango: arm (2 of 5) and calm (2 of 3) both hold
+    mixed = votes(vix_rsi="for", macro_event="for")
+    step = step_layers(LayerBook(), mixed, T0, S, {})
+    assert step.book == LayerBook() and step.transitions == ()
+    # once the curve inverts, calm no longer holds and the layer arms
+    hot = votes(vix_rsi="for", term_structure="for")
+    assert step_layers(LayerBook(), hot, T0, S, {}).book.get(L1).phase is LayerPhase.ARMED
