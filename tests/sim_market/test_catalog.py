@@ -98,3 +98,14 @@ def test_option_chains_answer_sec_def_opt_params(markets):
     (vix,) = {c.trading_class for c in m.option_chains(catalog.FIXED_IDS["VIX"], t)}
     assert vix == "VIX"
     assert m.option_chains(catalog.FIXED_IDS["VIXY"], t) == []
+
+
+def test_unknown_ids_and_multiplier_filter(markets):
+    m = markets("calm")
+    t = m.info.start
+    assert m.by_con_id(123) is None and m.quote(123, t) is None and not m.is_trading(123, t)
+    assert m.by_con_id(catalog.FIXED_IDS["VIX"]).symbol == "VIX"
+    q = dict(symbol="VIX", sec_type="FUT", last_trade_date="202503")
+    assert len(m.find(Q(**q, multiplier="1000"), t)) == 1
+    assert m.find(Q(**q, multiplier="100"), t) == []
+    assert m.find(Q(symbol="SPX", sec_type="OPT", right="X", strike=5000), t) == []

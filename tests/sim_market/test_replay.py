@@ -38,8 +38,8 @@ def real():
     return vix, spx, vx, vixy
 
 
-def _at(day: dt.date, hh: int, mm: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=hours.ET).astimezone(dt.UTC)
+def _at(day: dt.date, hh: int, mm: int, ss: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hh, mm, ss), tzinfo=hours.ET).astimezone(dt.UTC)
 
 
 @pytest.mark.parametrize("day", SAMPLE_DAYS)
@@ -142,3 +142,17 @@ def test_missing_column_is_named(tmp_path):
     df.to_csv(d / "vixy_daily.csv", index=False)
     with pytest.raises(ReplayError, match=r"vixy_daily\.csv: missing column\(s\) close"):
         build_market(replay_dir=d)
+
+
+def test_series_interpolates_in_session_and_refuses_holes():
+    from bot.sim.market.replay import Series
+
+    days = [dt.date(2018, 3, 1), dt.date(2018, 3, 2), dt.date(2018, 3, 15)]
+    s = Series.build(days, [10.0, 20.0, 30.0], "cboe", dt.time(16, 15))
+    assert s.value(_at(days[1], 8, 0)) == 10.0  # before the open: previous close
+    assert s.value(_at(days[1], 12, 52, 30)) == pytest.approx(15.0)  # half-way through 09:30-16:15
+    assert s.value(_at(days[1], 16, 15)) == 20.0
+    assert s.value(_at(dt.date(2018, 3, 5), 12, 0)) == 20.0  # a weekend and a day later: still the last close
+    assert s.value(_at(dt.date(2018, 3, 14), 12, 0)) != s.value(_at(dt.date(2018, 3, 14), 12, 0))  # hole: NaN
+    assert s.value(_at(days[2], 12, 0)) != s.value(_at(days[2], 12, 0))  # no previous close to move from
+    assert s.value(_at(days[2], 16, 15)) == 30.0

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.sim.market.model import SimMarket
 
 
-def choose_expiry(market: SimMarket, trading_class: str, start: dt.datetime, dte: int) -> dt.date:
+def choose_expiry(trading_class: str, start: dt.datetime, dte: int) -> dt.date:
     day = start.astimezone(hours.ET).date()
     expiries = catalog.listed_expiries(trading_class, start)
     if not expiries:
@@ -51,7 +51,7 @@ def build_condors(market: SimMarket, settings: SimSettings, start: dt.datetime) 
     if n == 0:
         return []
     cls = settings.condor_trading_class
-    expiry = choose_expiry(market, cls, start, settings.condor_dte)
+    expiry = choose_expiry(cls, start, settings.condor_dte)
     k2 = short_strike(market, expiry, cls, "P", settings.condor_short_delta, start)
     k3 = short_strike(market, expiry, cls, "C", settings.condor_short_delta, start)
     wing = settings.condor_wing_width

@@ -287,7 +287,7 @@ def listed_futures(root: str, t: dt.datetime, count: int) -> list[FutKey]:
 def listed_expiries(trading_class: str, t: dt.datetime) -> list[dt.date]:
     day = t.astimezone(hours.ET).date()
     if trading_class == "SPX":
-        dates = cal.spx_expiries(day - dt.timedelta(days=1))
+        dates = cal.spx_expiries(day)
     elif trading_class == "SPXW":
         dates = cal.spxw_expiries(day)
     else:

@@ -29,7 +29,7 @@ from bot.sim.market.api import (
 )
 from bot.sim.market.catalog import FutKey, Key, OptKey, settlement_instant, trading_stop
 from bot.sim.market.curve import DAYS_PER_YEAR, term_vol
-from bot.sim.market.quotes import NAN, make_quote, round_near
+from bot.sim.market.quotes import NAN, make_quote
 from bot.sim.market.surface import SpxSurface, VixOptionSurface
 
 SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
@@ -178,7 +178,7 @@ class SimMarket:
                 continue
             if query.currency and query.currency != inst.currency:
                 continue
-            if query.multiplier and (not inst.multiplier or float(query.multiplier) != float(inst.multiplier)):
+            if query.multiplier and query.multiplier.strip() != inst.multiplier:
                 continue
             out.append(catalog.with_hours(inst, catalog.venue_of(key), t, query.exchange))
         return out
@@ -265,7 +265,8 @@ class SimMarket:
         out = None
         if isinstance(key, OptKey) and self.exists(key) and self._in_range(t) and t < settlement_instant(key):
             g, iv, und, pv_div = self.option_greeks(key, t)
-            out = ModelGreeks(iv, g.delta, g.price, pv_div, g.gamma, g.vega, g.theta, und)
+            if all(math.isfinite(x) for x in (iv, und, g.price, g.delta)):  # never publish NaN greeks
+                out = ModelGreeks(iv, g.delta, g.price, pv_div, g.gamma, g.vega, g.theta, und)
         return self._greeks.put(ck, out)
 
     # ---- history ---------------------------------------------------------------------------------------------
@@ -318,9 +319,3 @@ def vx_for_option(key: OptKey) -> FutKey:
     if fut.expiry != key.expiry:
         raise catalog.CatalogError(f"no VX future expires on {key.expiry} for VIX option {key}")
     return fut
-
-
-def option_mid(market: SimMarket, key: OptKey, t: dt.datetime) -> float:
-    price = market.value(key, t)
-    inst = catalog.instrument(key)
-    return round_near(price, catalog.tick_size(inst, price))

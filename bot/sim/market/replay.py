@@ -35,7 +35,7 @@ FILES = {
     "vx": ("vx_contracts.csv", ["trade_date", "contract", "expiry", "open", "high", "low", "settle", "settle_suspect"]),
     "vixy": ("vixy_daily.csv", ["date", "open", "high", "low", "close"]),
 }
-MAX_GAP_DAYS = 6  # anchors further apart than this are a hole in the data, not an overnight
+MAX_GAP_DAYS = 8  # anchors further apart are a hole in the data (the longest real closure, 9/11, is 7 days)
 SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
 REPLAY_START_TIME_ET = dt.time(10, 0)
 
@@ -122,11 +122,12 @@ class Series:
         i = int(np.searchsorted(self.opens, x, side="right")) - 1
         if i < 0:
             return math.nan
-        if x >= self.closes[i]:
-            nxt_open = self.opens[i + 1] if i + 1 < len(self.opens) else self.closes[i] + MAX_GAP_DAYS * 86400
-            return float(self.values[i]) if x < max(nxt_open, self.closes[i] + 3 * 86400) else math.nan
-        if i == 0 or self.closes[i] - self.closes[i - 1] > MAX_GAP_DAYS * 86400:
-            return float(self.values[i]) if i == 0 else math.nan
+        if x >= self.closes[i]:  # after a close: hold it, unless the data stops here
+            return float(self.values[i]) if x - self.closes[i] <= MAX_GAP_DAYS * 86400 else math.nan
+        if i == 0:
+            return float(self.values[0])
+        if self.closes[i] - self.closes[i - 1] > MAX_GAP_DAYS * 86400:
+            return math.nan  # the day after a hole: no previous close to move from
         prev = self.values[i - 1]
         w = (x - self.opens[i]) / (self.closes[i] - self.opens[i])
         return float(prev + (self.values[i] - prev) * w)
