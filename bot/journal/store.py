@@ -244,7 +244,9 @@ class Journal:
             raise JournalError(
                 "an intent that needs approval needs pending_expiry_s and approved_ttl_s (approval settings)"
             )
-        with self._write() as c:
+        # NORMAL sync: a planned intent lost to a power cut was never sent, and the next cycle plans it again;
+        # the fsync that matters is begin_submit's, before placeOrder.
+        with self._write(durable=False) as c:
             now = self.now()
             expires = _ts(now + dt.timedelta(seconds=pending_expiry_s)) if needs_approval else None
             old = self._get(intent.id)
@@ -452,11 +454,16 @@ class Journal:
         """A `submitting` intent that certainly never reached the broker becomes expired (never resent)."""
         return self._change(intent_id, S.EXPIRED, "bot", f"not sent: {reason}")
 
-    def orders_sent_since(self, since: dt.datetime) -> int:
-        """Sends started at or after `since` (transitions to submitting): the orders-per-day count."""
+    def submissions_since(self, since: dt.datetime) -> int:
+        """Intents submitted at or after `since` (transitions to submitting): RiskContext.orders_today."""
         row = self._conn.execute(
             "SELECT COUNT(*) FROM intent_transitions WHERE to_status=? AND at >= ?", (S.SUBMITTING.value, _ts(since))
         ).fetchone()
+        return int(row[0])
+
+    def orders_placed_since(self, since: dt.datetime) -> int:
+        """Ladder orders journaled as sent at or after `since` (several per intent when the ladder steps)."""
+        row = self._conn.execute("SELECT COUNT(*) FROM orders WHERE sent_at >= ?", (_ts(since),)).fetchone()
         return int(row[0])
 
     # ---- execution (one intent may be worked by several orders: the limit ladder) ---------------------------------

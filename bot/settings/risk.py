@@ -33,7 +33,10 @@ class RiskSettings(Section):
         "liquidation; unknown net liquidation denies option buys",
     )
     max_orders_per_day: int = Field(
-        20, ge=0, description="orders the bot may send per calendar day (UTC), closes included; 0 sends none"
+        20,
+        ge=0,
+        description="intents the bot may submit per calendar day (UTC), closes included (each is worked by one "
+        "limit ladder); 0 sends none",
     )
     collar_beyond_far_pct: float = Field(
         2.0,

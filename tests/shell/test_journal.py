@@ -279,3 +279,18 @@ def test_umask_does_not_loosen_the_file(tmp_path: Path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((d / "alvh.sqlite").stat().st_mode) == 0o600
+
+
+def test_daily_counts_of_submissions_and_ladder_orders(journal: Journal, clock):
+    for n in range(3):
+        rec = journal.record_intent(make_intent(f"L1-{n}"), mode="paper", needs_approval=False)
+        journal.begin_submit(rec.id, rec.fingerprint)
+        for step in (1, 2):
+            journal.record_order_sending(
+                rec.id, order_id=10 * n + step, step=step, con_id=1, action="BUY", quantity=2, limit_price=17.0,
+                at=clock(),
+            )  # fmt: skip
+        clock.advance(3600)
+    assert journal.submissions_since(T0) == 3
+    assert journal.submissions_since(T0 + dt.timedelta(seconds=1)) == 2
+    assert journal.orders_placed_since(T0) == 6
