@@ -1,19 +1,55 @@
 """ALVH in the backtest: daily snapshots fed through the live decision path, `bot.strategy.decide`.
 
-There is deliberately no second implementation of signals, quorum, layers or sizing here. Until the strategy
-core exposes `decide`, the ALVH column of a run is empty and the report says so.
+There is no second implementation of signals, quorum, layers, sizing or planning here: this module only plays
+the broker and the market around `decide`, once per trading day:
+1. mark the hedge positions held overnight to day t's prices (VX: each contract's own settle; VIX calls: Black-76
+   off the same-expiry settle; VIXY: its close), and settle what expired (VX and VIX options at the contract's
+   final settlement on its expiry day);
+2. fill the intents decided at the close of day t-1 at day t's prices: the mid plus or minus a half spread that
+   widens with VIX, plus commissions. An intent whose fill price is beyond its limit is NOT filled (it was a limit
+   order); it is counted and re-planned by the next decision;
+3. build the close-of-day-t snapshot (VIX family, SPX, the VX curve, a VIX call chain from the model, the condor
+   legs open at that close with model greeks, the hedge positions, net liquidation) and the history strictly before
+   day t, and call `decide`. Its intents wait for day t+1.
+Unscheduled macro events (e.g. emergency FOMC cuts) become visible only on their date; scheduled ones are known.
+VIXY is shown to `decide` at an as-traded-like price (the data is on a 2026 split basis, in the hundreds of
+thousands in 2011): rebased to 100 at launch, with a synthetic 1:10 reverse split whenever it falls below 10,
+held shares converted accordingly. VIX options are offered only from their 2006-02-24 launch, VIXY from 2011.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import importlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from bot.backtest.condors import CondorResult
+from bot.backtest.condors import CondorEngine, CondorResult, spread_scale
 from bot.backtest.data import MarketData
-from bot.backtest.hedges import LegResult
+from bot.backtest.hedges import (
+    VX_MULTIPLIER,
+    LegResult,
+    vix_call_price,
+    vix_call_prices,
+    vix_call_vol,
+    vix_call_vols,
+)
+from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
+from bot.pricing.black_scholes import bs_greeks
+
+NEW_YORK = ZoneInfo("America/New_York")
+DECISION_TIME = dt.time(16, 20)  # after the 16:15 VX settle and VIX close
+VIX_OPTIONS_LAUNCH = np.datetime64("2006-02-24")
+CHAIN_BELOW = 3  # call strikes offered from F - 3 ...
+CHAIN_ABOVE = 40  # ... to F + 40, one point apart, for the first three listed expiries
+_RIGHTS = ("P", "P", "C", "C")
+HISTORY_BARS = 400  # daily bars handed to `decide` per series
 
 
 def strategy_available() -> bool:
@@ -24,10 +60,462 @@ def strategy_available() -> bool:
     return callable(getattr(module, "decide", None))
 
 
+@dataclass
+class _Position:
+    qty: int
+    mark: float  # last mark, price units
+    avg_cost: float  # IB convention: price x multiplier per unit
+
+
+@dataclass
+class AlvhRun:
+    leg: LegResult
+    layers_active: np.ndarray  # layers ACTIVE or HARVESTING at each close
+    steward: np.ndarray  # any layer armed, active or harvesting at each close: ALVH "on"
+    intents: int
+    unfilled: int  # not filled: beyond the intent's limit, no price, expired, failed roll close, or uncovered
+    refused_uncovered: int  # of those, sells refused because they would leave short VIX calls uncovered
+    alerts: dict[str, int]
+
+
 def alvh_leg(
-    data: MarketData, config: AppConfig, condor: CondorResult
-) -> tuple[LegResult, np.ndarray, np.ndarray] | None:
-    """(hedge leg, layers active per day, ALVH 'on' signal per day), or None when the strategy core is absent."""
+    data: MarketData, config: AppConfig, condor: CondorResult, progress: Callable[[int], None] | None = None
+) -> tuple[LegResult, np.ndarray, np.ndarray, list[str]] | None:
+    """(hedge leg, layers active per day, ALVH 'on' per day, notes), or None when the strategy core is absent."""
     if not strategy_available():
         return None
-    return None  # wired in once bot.strategy.decide's contract is committed (see the H5 report)
+    run = simulate_alvh(data, config, condor, progress)
+    top = ", ".join(f"{code} x{count}" for code, count in sorted(run.alerts.items(), key=lambda kv: -kv[1])[:6])
+    notes = [
+        f"alvh: {run.intents} intents, {run.unfilled} not filled at t+1 "
+        f"({run.refused_uncovered} sells refused as uncovered calls; the rest beyond their limit, unpriced or "
+        "expired); the next decision re-plans them",
+        f"alvh alerts: {top or 'none'}",
+    ]
+    return run.leg, run.layers_active, run.steward, notes
+
+
+def simulate_alvh(
+    data: MarketData, config: AppConfig, condor: CondorResult, progress: Callable[[int], None] | None = None
+) -> AlvhRun:
+    from bot.strategy import CoreSettings, decide
+
+    sim = _Simulator(data, config, condor)
+    settings = CoreSettings.from_config(config)
+    state_mod = importlib.import_module("bot.domain.state")
+    state = state_mod.StrategyState()
+    n = data.n
+    pending: tuple = ()
+    for i in range(n):
+        sim.mark(i)
+        sim.execute(i, pending)
+        snapshot = sim.snapshot(i)
+        decision = decide(snapshot, state, sim.history(i), settings)
+        state = dataclasses.replace(
+            decision.state,
+            harvested_cash_usd=sim.harvested,
+            realized_hedge_pnl_usd=sim.realized,
+        )
+        for alert in decision.alerts:
+            sim.alerts[alert.code] = sim.alerts.get(alert.code, 0) + 1
+        pending = decision.intents
+        sim.intents += len(pending)
+        sim.record_layers(i, state.layers)
+        if progress is not None:
+            progress(1)
+    leg = LegResult(sim.pnl - sim.cost, sim.cost, sim.exposure)
+    return AlvhRun(leg, sim.layers_active, sim.steward, sim.intents, sim.unfilled, sim.refused_uncovered, sim.alerts)
+
+
+class _Simulator:
+    """The market and the broker around `decide` (see the module docstring)."""
+
+    def __init__(self, data: MarketData, config: AppConfig, condor: CondorResult) -> None:
+        from bot.domain.intents import HedgeKind
+
+        self.kind = HedgeKind
+        self.d = data
+        self.cfg = config.backtest
+        self.costs = config.backtest.costs
+        self.comp = config.backtest.competitors
+        self.condor = condor
+        self.engine = CondorEngine(data, self.cfg.condor, self.cfg.vol_model, self.cfg.costs)
+        n = data.n
+        self.pnl = np.zeros(n)
+        self.cost = np.zeros(n)
+        self.exposure = np.zeros(n)
+        self.layers_active = np.zeros(n)
+        self.steward = np.zeros(n, dtype=bool)
+        self.positions: dict[object, _Position] = {}
+        self.intents = 0
+        self.unfilled = 0
+        self.refused_uncovered = 0
+        self.respect_limits = config.backtest.fill_within_limit
+        self.harvested = 0.0
+        self.realized = 0.0
+        self.alerts: dict[str, int] = {}
+        self.scale = spread_scale(data.vix, self.costs.spread_vix_power)
+        self.dates = [d.astype(object) for d in data.dates]
+        self.col_of = {e.astype(object): j for j, e in enumerate(data.vx.expiry)}
+        self.vixy_px, self.vixy_split = _vixy_traded(data.vixy)
+        self.condor_equity = self.cfg.condor.capital + np.cumsum(condor.pnl)
+        self._open_by_day = _open_trades(condor, n)
+        self._entry_prices = {
+            id(t): self.engine.leg_values(np.array([t.entry]), t.expiry, np.array(t.strikes))[0] for t in condor.trades
+        }
+        self._history = _History(data)
+
+    # ---- prices ----------------------------------------------------------------------------------------------
+    def now(self, i: int) -> dt.datetime:
+        return dt.datetime.combine(self.dates[i], DECISION_TIME, NEW_YORK)
+
+    def mid(self, inst: object, i: int) -> float | None:
+        """Model mid of a hedge instrument at the close of day i (None when it has no price that day)."""
+        kind = inst.kind  # type: ignore[attr-defined]
+        if kind is self.kind.VIXY:
+            px = self.vixy_px[i]
+            return float(px) if math.isfinite(px) else None
+        col = self.col_of.get(inst.expiry)  # type: ignore[attr-defined]
+        if col is None:
+            return None
+        f = self.d.vx.settle[i, col]
+        if not math.isfinite(f):
+            return None
+        if kind in (self.kind.VX, self.kind.VXM):
+            return float(f)
+        t = (inst.expiry - self.dates[i]).days / DAYS  # type: ignore[attr-defined]
+        strike = float(inst.strike)  # type: ignore[attr-defined]
+        if t <= 0:
+            return max(f - strike, 0.0)
+        vol = vix_call_vol(self.d, i, t, strike, f, self.comp)
+        return vix_call_price(f, strike, t, float(self.d.rate[i]), vol)
+
+    def half_spread(self, inst: object, price: float, i: int) -> float:
+        kind = inst.kind  # type: ignore[attr-defined]
+        if kind in (self.kind.VX, self.kind.VXM):
+            return self.costs.vx_half_spread * self.scale[i]
+        if kind is self.kind.VIXY:
+            return price * self.costs.vixy_half_spread_bps * self.scale[i] / 1e4
+        return max(self.costs.vix_option_half_spread * self.scale[i], 0.05 * price)
+
+    def commission(self, inst: object, price: float) -> float:
+        kind = inst.kind  # type: ignore[attr-defined]
+        if kind is self.kind.VX:
+            return self.costs.vx_commission
+        if kind is self.kind.VXM:
+            return self.costs.vx_commission / 10.0
+        if kind is self.kind.VIXY:
+            return price * self.costs.vixy_commission_bps / 1e4
+        return self.costs.vix_option_commission
+
+    @staticmethod
+    def multiplier(kind: object) -> float:
+        from bot.domain.market import multiplier_of
+
+        return multiplier_of(kind)  # type: ignore[arg-type]
+
+    # ---- daily steps -----------------------------------------------------------------------------------------
+    def mark(self, i: int) -> None:
+        """Overnight P&L of held positions, then settlement of what expired today."""
+        if i > 0 and self.vixy_split[i] != self.vixy_split[i - 1]:
+            factor = self.vixy_split[i] / self.vixy_split[i - 1]  # price x factor -> shares / factor
+            for inst, pos in self.positions.items():
+                if inst.kind is self.kind.VIXY:  # type: ignore[attr-defined]
+                    pos.qty = round(pos.qty / factor)
+                    pos.mark *= factor
+                    pos.avg_cost *= factor
+        for inst in list(self.positions):
+            pos = self.positions[inst]
+            price = self.mid(inst, i)
+            if price is None:
+                continue  # no print today: carried at the last mark
+            mult = self.multiplier(inst.kind)  # type: ignore[attr-defined]
+            self.pnl[i] += pos.qty * (price - pos.mark) * mult
+            pos.mark = price
+            expiry = getattr(inst, "expiry", None)
+            if expiry is not None and expiry <= self.dates[i]:
+                self.realized += pos.qty * (price * mult - pos.avg_cost)
+                del self.positions[inst]
+
+    def execute(self, i: int, intents: tuple) -> None:
+        """Fill yesterday's intents at today's prices, limit permitting. A contract whose final settlement is today
+        no longer trades at the close. In a roll group the close goes first and the open is sent only if the close
+        filled (the executor's `roll_open_after_close` rule)."""
+        failed_groups: set[str] = set()
+        for intent in sorted(intents, key=_execution_order):
+            if intent.group is not None and intent.group in failed_groups:
+                self.unfilled += 1
+                continue
+            if not self._fill(i, intent):
+                self.unfilled += 1
+                if intent.group is not None:
+                    failed_groups.add(intent.group)
+
+    def _fill(self, i: int, intent: object) -> bool:
+        inst = intent.instrument  # type: ignore[attr-defined]
+        expiry = getattr(inst, "expiry", None)
+        if expiry is not None and expiry <= self.dates[i]:
+            return False
+        price = self.mid(inst, i)
+        if price is None:
+            return False
+        buy = intent.side.value == "BUY"  # type: ignore[attr-defined]
+        half = self.half_spread(inst, price, i)
+        fill = price + half if buy else price - half
+        limit = intent.price.limit if intent.price is not None else None  # type: ignore[attr-defined]
+        if fill <= 0 or (self.respect_limits and limit is not None and (fill > limit if buy else fill < limit)):
+            return False
+        mult = self.multiplier(inst.kind)
+        qty = intent.quantity if buy else -intent.quantity  # type: ignore[attr-defined]
+        if not buy and self._uncovers(inst, qty):
+            self.refused_uncovered += 1
+            return False
+        self.cost[i] += abs(qty) * (half * mult + self.commission(inst, price))
+        pos = self.positions.get(inst)
+        if pos is None:
+            pos = self.positions[inst] = _Position(0, price, 0.0)
+        old = pos.qty
+        new = old + qty
+        if old != 0 and (new == 0 or (old > 0) != (new > 0) or abs(new) < abs(old)):
+            closed = old if new == 0 or (old > 0) != (new > 0) else -qty
+            self.realized += closed * (fill * mult - pos.avg_cost)
+        if not buy and inst.kind is self.kind.VIX_OPTION:
+            self.harvested += fill * mult * abs(qty)
+        if new == 0:
+            del self.positions[inst]
+            return True
+        if old == 0 or (old > 0) != (new > 0):
+            pos.avg_cost = fill * mult
+        elif abs(new) > abs(old):
+            pos.avg_cost = (pos.avg_cost * abs(old) + fill * mult * abs(qty)) / abs(new)
+        pos.qty = new
+        pos.mark = price  # marked at mid: the half spread paid is in `cost`
+        return True
+
+    def _uncovers(self, inst: object, qty: int) -> bool:
+        """Would this sell leave more short VIX calls uncovered than before? (The spec's covered-only rule; a
+        spread whose long leg did not fill must not leave a naked short call behind.)"""
+        from bot.sizing import uncovered_short_calls
+
+        held = [(k, p.qty) for k, p in self.positions.items()]
+        before = uncovered_short_calls(held)
+        after_map = dict(held)
+        after_map[inst] = after_map.get(inst, 0) + qty
+        after = uncovered_short_calls(list(after_map.items()))
+        return any(n > before.get(expiry, 0) for expiry, n in after.items())
+
+    def record_layers(self, i: int, layers: object) -> None:
+        from bot.domain.layers import LayerPhase
+
+        phases = [s.phase for s in layers.layers]  # type: ignore[attr-defined]
+        self.layers_active[i] = sum(p in (LayerPhase.ACTIVE, LayerPhase.HARVESTING) for p in phases)
+        self.steward[i] = any(p in (LayerPhase.ARMED, LayerPhase.ACTIVE, LayerPhase.HARVESTING) for p in phases)
+        self.exposure[i] = sum(
+            pos.qty * self.multiplier(inst.kind) / VX_MULTIPLIER  # type: ignore[attr-defined]
+            for inst, pos in self.positions.items()
+            if inst.kind in (self.kind.VX, self.kind.VXM)  # type: ignore[attr-defined]
+        )
+
+    # ---- the snapshot ----------------------------------------------------------------------------------------
+    def snapshot(self, i: int) -> object:
+        from bot.domain.intents import HedgeInstrument
+        from bot.domain.market import HedgePosition, MarketSnapshot, Quote, VixOptionQuote, VxCurve, VxPoint
+
+        d, now, today = self.d, self.now(i), self.dates[i]
+
+        def index(value: float) -> Quote | None:
+            return Quote(last=float(value), at=now) if math.isfinite(value) else None
+
+        def two_sided(mid: float, half: float) -> Quote:
+            return Quote(bid=max(mid - half, 0.0), ask=mid + half, last=mid, at=now)
+
+        points = []
+        options = []
+        listed = [j for j in range(len(d.vx.codes)) if d.vx.expiry[j] > d.dates[i] and math.isfinite(d.vx.settle[i, j])]
+        for rank, j in enumerate(listed):
+            f = float(d.vx.settle[i, j])
+            expiry = d.vx.expiry[j].astype(object)
+            points.append(VxPoint(expiry, two_sided(f, self.costs.vx_half_spread * self.scale[i])))
+            if rank < 3 and d.dates[i] >= VIX_OPTIONS_LAUNCH:
+                t = (expiry - today).days / DAYS
+                strikes = np.arange(max(int(f) - CHAIN_BELOW, 1), int(f) + CHAIN_ABOVE + 1, dtype=float)
+                vols = vix_call_vols(d, i, t, strikes, f, self.comp)
+                prices = vix_call_prices(f, strikes, t, float(d.rate[i]), vols)
+                halves = np.maximum(self.costs.vix_option_half_spread * self.scale[i], 0.05 * prices)
+                for strike, price, half in zip(strikes, prices, halves, strict=True):
+                    if price < 0.05:
+                        break  # no bid below a nickel: the chain ends
+                    inst = HedgeInstrument(self.kind.VIX_OPTION, expiry, float(strike), "C")
+                    options.append(VixOptionQuote(inst, two_sided(float(price), float(half))))
+        vixy = None
+        if math.isfinite(self.vixy_px[i]):
+            px = float(self.vixy_px[i])
+            vixy = two_sided(px, px * self.costs.vixy_half_spread_bps * self.scale[i] / 1e4)
+        hedges = tuple(
+            HedgePosition(inst, pos.qty, pos.avg_cost)  # type: ignore[arg-type]
+            for inst, pos in sorted(self.positions.items(), key=lambda kv: kv[0].key)  # type: ignore[attr-defined]
+            if pos.qty != 0
+        )
+        net_liq = float(self.condor_equity[i] + np.sum(self.pnl[: i + 1]) - np.sum(self.cost[: i + 1]))
+        return MarketSnapshot(
+            now=now,
+            vix=index(d.vix[i]),
+            vix3m=index(d.vix3m[i]),
+            vix9d=index(d.vix9d[i]),
+            spx=index(d.spx[i]),
+            vixy=vixy,
+            curve=VxCurve(tuple(points)),
+            vix_options=tuple(options),
+            legs=self._legs(i, now),
+            hedges=hedges,
+            net_liquidation=net_liq,
+        )
+
+    def _legs(self, i: int, now: dt.datetime) -> tuple:
+        """The condor legs open at the close of day i, quoted and with model greeks (the backtest's 'broker')."""
+        from bot.domain.market import ModelGreeks, OptionContract, OptionLeg, Quote
+
+        d, cfg = self.d, self.cfg.condor
+        legs = []
+        spot, r, q = float(d.spx[i]), float(d.rate[i]), cfg.dividend_yield
+        points = tuple(np.array([x[i]]) for x in self.engine.points)
+        half = self.costs.option_half_spread * self.scale[i]
+        for trade in self._open_by_day[i]:
+            expiry = trade.expiry.astype(object)
+            t = max((expiry - self.dates[i]).days / DAYS, 1e-6)
+            atm = float(atm_vol(points, np.array([t]))[0])  # type: ignore[arg-type]
+            fwd = spot * math.exp((r - q) * t)
+            entry = self._entry_prices[id(trade)]
+            for k, (strike, right) in enumerate(zip(trade.strikes, _RIGHTS, strict=True)):
+                vol = float(
+                    smile_vol(
+                        np.array(atm), np.array(strike), np.array(fwd), np.array(t), d.skew[i : i + 1], self.engine.p
+                    )[0]
+                )
+                g = bs_greeks(spot, strike, t, r, vol, right, q)  # type: ignore[arg-type]
+                sign = 1 if k in (0, 3) else -1
+                legs.append(
+                    OptionLeg(
+                        contract=OptionContract("SPX", expiry, float(strike), right),
+                        quantity=sign * trade.quantity,
+                        avg_cost=float(entry[k]) * 100.0,
+                        quote=Quote(bid=max(g.price - half, 0.0), ask=g.price + half, last=g.price, at=now),
+                        greeks=ModelGreeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot),
+                    )
+                )
+        return tuple(legs)
+
+    def history(self, i: int) -> object:
+        return self._history.at(self.dates[i])
+
+
+def _execution_order(intent: object) -> int:
+    """Buys first (a spread's long leg before its short leg), then roll closes, roll opens, and other sells."""
+    group = intent.group  # type: ignore[attr-defined]
+    if group is None:
+        return 0 if intent.side.value == "BUY" else 3  # type: ignore[attr-defined]
+    return 2 if intent.opens_position else 1  # type: ignore[attr-defined]
+
+
+def _open_trades(condor: CondorResult, n: int) -> list[list]:
+    """Per day, the condors open at that close (entered on or before it, exiting after it)."""
+    out: list[list] = [[] for _ in range(n)]
+    for trade in condor.trades:
+        last = trade.exit if trade.reason == "open_at_end" else trade.exit - 1
+        for i in range(trade.entry, last + 1):
+            out[i].append(trade)
+    return out
+
+
+def _vixy_traded(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VIXY at an as-traded-like level: 100 at the first close, x10 (a 1:10 reverse split) whenever it falls under
+    10. Returns (price, cumulative split factor per day)."""
+    price = np.full(len(close), np.nan)
+    factor = np.ones(len(close))
+    ok = np.flatnonzero(np.isfinite(close))
+    if not len(ok):
+        return price, factor
+    base = 100.0 / close[ok[0]]
+    current = 1.0
+    for i in range(len(close)):
+        if math.isfinite(close[i]):
+            if close[i] * base * current < 10.0:
+                current *= 10.0
+            price[i] = close[i] * base * current
+        factor[i] = current
+    return price, factor
+
+
+class _History:
+    """Daily series for `decide`, built once on the full (unsliced) data and cut strictly before each day."""
+
+    def __init__(self, data: MarketData) -> None:
+        from bot.signals.inputs import Breadth, DailySeries, MacroCalendar, MacroEvent
+        from bot.strategy import History
+
+        self._History = History
+        self._Calendar = MacroCalendar
+        root = data.history or data
+        dates = tuple(d.astype(object) for d in root.dates)
+
+        def series(values: np.ndarray) -> DailySeries:
+            ok = np.isfinite(values)
+            return DailySeries(tuple(x for x, keep in zip(dates, ok, strict=True) if keep), values[ok])
+
+        f1 = np.full(root.n, np.nan)
+        f2 = np.full(root.n, np.nan)
+        rows = np.arange(root.n)
+        has1, has2 = root.vx.f1 >= 0, root.vx.f2 >= 0
+        f1[has1] = root.vx.settle[rows[has1], root.vx.f1[has1]]
+        f2[has2] = root.vx.settle[rows[has2], root.vx.f2[has2]]
+        self.vix = series(root.vix)
+        self.f1 = series(f1)
+        self.f2 = series(f2)
+        self.ratio = series(f1 / f2)
+        traded, split = _vixy_traded(root.vixy)
+        self.vixy = series(traded / split)  # continuous (split-free) level: betas read its % changes
+        self.breadth = None
+        if root.breadth_ad is not None and np.isfinite(root.breadth_ad).any():
+            both = np.isfinite(root.breadth_ad) & np.isfinite(root.breadth_net)
+            keep = tuple(x for x, k in zip(dates, both, strict=True) if k)
+            self.breadth = Breadth(DailySeries(keep, root.breadth_ad[both]), DailySeries(keep, root.breadth_net[both]))
+        scheduled = root.macro_scheduled if root.macro_scheduled is not None else np.ones(len(root.macro_dates), bool)
+        self.events = [
+            (d.astype(object), MacroEvent(d.astype(object), str(e).upper(), "", bool(s)))
+            for d, e, s in zip(root.macro_dates, root.macro_events, scheduled, strict=True)
+        ]
+        self._calendars: dict[int, object] = {}
+
+    def calendar(self, today: dt.date) -> object:
+        """Scheduled events are public in advance; an unscheduled one exists only from its own date on."""
+        visible = sum(1 for day, e in self.events if not e.scheduled and day <= today)
+        if visible not in self._calendars:
+            events = tuple(e for day, e in self.events if e.scheduled or day <= today)
+            self._calendars[visible] = self._Calendar(events)
+        return self._calendars[visible]
+
+    def at(self, today: dt.date) -> object:
+        """Each series strictly before `today`, its last HISTORY_BARS bars (RSI converges in 250; betas use 60)."""
+        breadth = None
+        if self.breadth is not None:
+            from bot.signals.inputs import Breadth
+
+            breadth = Breadth(_last(self.breadth.ad_line, today), _last(self.breadth.net, today))
+        return self._History(
+            vix=_last(self.vix, today),
+            ratio=_last(self.ratio, today),
+            f1=_last(self.f1, today),
+            f2=_last(self.f2, today),
+            vixy=_last(self.vixy, today),
+            macro=self.calendar(today),
+            breadth=breadth,
+        )
+
+
+def _last(series: object, today: dt.date) -> object:
+    """The last HISTORY_BARS bars dated before `today`: a window cut of an already validated series. The live
+    engine passes a similar window; without the cut every decision would rescan decades of bars."""
+    part = series.before(today)  # type: ignore[attr-defined]
+    if len(part) <= HISTORY_BARS:
+        return part
+    return type(part)(part.dates[-HISTORY_BARS:], part.values[-HISTORY_BARS:])

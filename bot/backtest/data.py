@@ -67,8 +67,20 @@ VX_CONTRACTS = Schema(
 )
 FED_FUNDS = Schema(columns=(Column("date", "date"), Column("value", "float")), key="date")
 VIXY = Schema(columns=(Column("date", "date"), Column("close", "float", positive=True)), key="date")
-MACRO = Schema(columns=(Column("date", "date"), Column("event", "str")))
-NYSE = Schema(columns=(Column("date", "date"), Column("advances", "float"), Column("declines", "float")), key="date")
+MACRO = Schema(
+    columns=(Column("date", "date"), Column("event", "str"), Column("scheduled", "bool", required=False)),
+    optional_columns=frozenset({"scheduled"}),
+)
+NYSE = Schema(
+    columns=(
+        Column("date", "date"),
+        Column("advances", "float"),
+        Column("declines", "float"),
+        Column("ad_line", "float", required=False),
+    ),
+    key="date",
+    optional_columns=frozenset({"ad_line"}),
+)
 CNDR = Schema(columns=(Column("date", "date"), Column("cndr", "float", positive=True)), key="date")
 TERM = Schema(
     columns=(Column("trade_date", "date"), Column("f1_settle", "float", required=False, positive=True)),
@@ -107,6 +119,10 @@ class MarketData:
     macro_dates: np.ndarray  # datetime64[D], sorted: FOMC / CPI release days
     macro_events: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
+    macro_scheduled: np.ndarray | None = None  # bool per macro date; unscheduled ones are unknown until they happen
+    breadth_ad: np.ndarray | None = None  # NYSE advance-decline line (NaN where absent)
+    history: MarketData | None = None  # the unsliced data: days before `dates[0]` are warm-up history for signals
+    offset: int = 0  # index of dates[0] in `history`
 
     @property
     def n(self) -> int:
@@ -138,7 +154,11 @@ class MarketData:
             vx=vx,
             macro_dates=self.macro_dates,
             macro_events=self.macro_events,
+            macro_scheduled=self.macro_scheduled,
+            breadth_ad=None if self.breadth_ad is None else self.breadth_ad[cut],
             warnings=self.warnings,
+            history=self.history or self,
+            offset=self.offset + lo,
             **arrays,
         )
 
@@ -222,6 +242,11 @@ def _vx_curve(dates: np.ndarray, frame: pd.DataFrame) -> VxCurve:
     return VxCurve(codes, expiry, settle, f1, f2)
 
 
+def _scheduled(macro: pd.DataFrame) -> np.ndarray:
+    """Whether each event was scheduled (known in advance); a file without the column means all were."""
+    return macro["scheduled"].to_numpy(dtype=bool) if "scheduled" in macro else np.ones(len(macro), dtype=bool)
+
+
 def _optional(directory: Path, name: str, schema: Schema) -> pd.DataFrame | None:
     path = directory / name
     return read_csv(path, schema) if path.is_file() else None
@@ -281,5 +306,7 @@ def load_directory(directory: str | Path) -> MarketData:
         cndr=np.full(len(dates), np.nan) if cndr is None else col(cndr, "cndr"),
         macro_dates=macro_dates[order],
         macro_events=() if macro is None else tuple(macro["event"].to_numpy()[order]),
+        macro_scheduled=None if macro is None else _scheduled(macro)[order],
+        breadth_ad=None if nyse is None or "ad_line" not in nyse else col(nyse, "ad_line"),
         warnings=tuple(warnings.items),
     )

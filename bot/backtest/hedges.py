@@ -151,20 +151,31 @@ def vixy_leg(data: MarketData, target: np.ndarray, costs: CostSettings, band: fl
     return LegResult(pnl - cost, cost, held)
 
 
-def vix_call_vol(data: MarketData, i: int, t: float, strike: float, forward: float, comp: CompetitorSettings) -> float:
-    """Black-76 vol for a VIX call: VVIX (or its fallback) decays with tenor like a mean-reverting VIX, plus an
-    upward call skew. VVIX measures 30-day vol of spot VIX; a future further out moves less."""
+def vix_call_vols(
+    data: MarketData, i: int, t: float, strikes: np.ndarray, forward: float, comp: CompetitorSettings
+) -> np.ndarray:
+    """Black-76 vols for VIX calls of one expiry: VVIX (or its fallback before 2007) is the 30-day vol of spot VIX;
+    a future further out moves less, so the ATM vol decays with tenor like a mean-reverting VIX
+    (`vvix_term_decay` per year, normalised at 30 days), plus an upward call skew."""
     vvix = data.vvix[i] if np.isfinite(data.vvix[i]) else comp.vvix_fallback
-    k = 4.0
+    k = comp.vvix_term_decay
     tt = max(t, 1.0 / DAYS)
     damp = ((1 - np.exp(-k * tt)) / (k * tt)) / ((1 - np.exp(-k * 30 / DAYS)) / (k * 30 / DAYS))
     atm = vvix / 100.0 * np.sqrt(max(damp, 0.2))
-    return float(atm * max(1.0 + comp.vix_call_skew * np.log(strike / forward), 0.5))
+    return atm * np.maximum(1.0 + comp.vix_call_skew * np.log(np.asarray(strikes, dtype=float) / forward), 0.5)
+
+
+def vix_call_vol(data: MarketData, i: int, t: float, strike: float, forward: float, comp: CompetitorSettings) -> float:
+    return float(vix_call_vols(data, i, t, np.array([strike]), forward, comp)[0])
 
 
 def vix_call_price(forward: float, strike: float, t: float, rate: float, vol: float) -> float:
     """Black-76 call on the VX future (Black-Scholes with dividend yield = rate)."""
     return float(bs_price_vec(forward, strike, t, rate, vol, True, rate))
+
+
+def vix_call_prices(forward: float, strikes: np.ndarray, t: float, rate: float, vols: np.ndarray) -> np.ndarray:
+    return bs_price_vec(forward, strikes, t, rate, vols, True, rate)
 
 
 def vxth_calls_leg(data: MarketData, comp: CompetitorSettings, costs: CostSettings, capital: float) -> LegResult:

@@ -21,9 +21,11 @@ from bot.settings.backtest import BacktestSettings
 
 STRATEGIES = ("unhedged", "alvh", "vixy_constant", "vxth_calls", "futures_always")
 
-# (data, settings, condor result) -> (hedge leg, daily layer activity 0..3, daily ALVH signal on/off); None when
-# the strategy core is not available.
-AlvhLeg = Callable[[MarketData, BacktestSettings, CondorResult], tuple[LegResult, np.ndarray, np.ndarray] | None]
+# (data, settings, condor result) -> (hedge leg, daily layer activity 0..3, daily ALVH signal on/off, notes); None
+# when the strategy core is not available.
+AlvhLeg = Callable[
+    [MarketData, BacktestSettings, CondorResult], tuple[LegResult, np.ndarray, np.ndarray, list[str]] | None
+]
 
 
 @dataclass
@@ -77,7 +79,8 @@ def run_backtest(
         if "alvh" in wanted:
             notes.append("alvh: not run (bot.strategy.decide is not available); its column is empty")
     else:
-        legs["alvh"], layers, alvh_signal = alvh
+        legs["alvh"], layers, alvh_signal, alvh_notes = alvh
+        notes.extend(alvh_notes)
     step("alvh")
     if "vixy_constant" not in wanted:
         return _finish(data, s, condor, legs, layers, alvh_signal, notes, base, progress=step)

@@ -7,10 +7,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from bot.backtest.data import load_directory
+from bot.backtest.condors import CondorResult
+from bot.backtest.data import MarketData, load_directory
 from bot.backtest.validate import DataError
 from bot.cli import UserError
 from bot.config import AppConfig, load_config
+from bot.settings.backtest import BacktestSettings
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(name)
             bar.update()
 
-        result = run_backtest(data, s, alvh_leg=lambda d, st, c: alvh_leg(d, config, c), progress=step)
+        def alvh(d: MarketData, _s: BacktestSettings, c: CondorResult) -> tuple | None:
+            with tqdm(total=d.n, desc="alvh days", unit="day", file=sys.stderr, disable=None, leave=False) as days:
+                return alvh_leg(d, config, c, progress=days.update)
+
+        result = run_backtest(data, s, alvh_leg=alvh, progress=step)
         metrics = compute_metrics(result)
         bar.update()
         if args.out:

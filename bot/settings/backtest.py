@@ -102,6 +102,9 @@ class CompetitorSettings(Section):
     contract_step: float = Field(0.1, gt=0, description="futures granularity in VX contracts (0.1 = one VXM)")
     beta_iv: float = Field(0.85, gt=0, le=1.5, description="condor IV points per VIX point (E_VIX = beta_iv * V_IC)")
     beta_f: float = Field(0.6, gt=0, le=1.5, description="F1 points per VIX point used to size futures")
+    vvix_term_decay: float = Field(
+        4.0, gt=0, description="per year: how fast a VX future's vol falls below VVIX with tenor (VIX mean reversion)"
+    )
     vvix_fallback: float = Field(
         95.0, gt=0, description="VVIX-like vol of VIX (percent) for VIX options on days VVIX is missing (pre-2007)"
     )
@@ -157,6 +160,11 @@ class SweepSettings(Section):
 class BacktestSettings(Section):
     start: str = Field("2004-03-26", description="first day simulated when --start is not given (VX futures start)")
     end: str = Field("2019-12-31", description="last day simulated when --end is not given")
+    fill_within_limit: bool = Field(
+        True,
+        description="ALVH intents decided at day t fill at day t+1 only within their limit price (as the live "
+        "executor's limit orders would); false fills every intent at the t+1 price",
+    )
     condor: CondorSettings = Field(default_factory=CondorSettings, description="the systematic SPX condor")
     vol_model: VolModelSettings = Field(default_factory=VolModelSettings, description="implied-vol model")
     costs: CostSettings = Field(default_factory=CostSettings, description="trading costs")
