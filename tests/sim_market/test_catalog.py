@@ -105,6 +105,8 @@ def test_unknown_ids_and_multiplier_filter(markets):
     t = m.info.start
     assert m.by_con_id(123) is None and m.quote(123, t) is None and not m.is_trading(123, t)
     assert m.by_con_id(catalog.FIXED_IDS["VIX"]).symbol == "VIX"
+    later = t + dt.timedelta(days=14)
+    assert m.by_con_id(catalog.FIXED_IDS["VIX"], later).trading_hours.startswith(f"{later:%Y%m%d}:0930")
     q = dict(symbol="VIX", sec_type="FUT", last_trade_date="202503")
     assert len(m.find(Q(**q, multiplier="1000"), t)) == 1
     assert m.find(Q(**q, multiplier="100"), t) == []

@@ -155,7 +155,9 @@ class MarketModel(Protocol):
     def find(self, query: ContractQuery, t: dt.datetime) -> list[Instrument]:
         """Instruments matching the query (listed at t unless include_expired); [] means error 200."""
 
-    def by_con_id(self, con_id: int) -> Instrument | None: ...
+    def by_con_id(self, con_id: int, t: dt.datetime | None = None) -> Instrument | None:
+        """The instrument with this conId (expired ones too); hours strings from t's week, or the start's if t is None
+        (the optional t was added by the market room)."""
 
     def quote(self, con_id: int, t: dt.datetime) -> Quote | None:
         """Top of book; None if the instrument is not quoted at t (expired, or outside its hours)."""

@@ -90,6 +90,7 @@ def con_id_of(key: Key) -> int:
     return fut_con_id(key) if isinstance(key, FutKey) else opt_con_id(key)
 
 
+@lru_cache(maxsize=65_536)
 def key_of(con_id: int) -> Key | None:
     """Inverse of con_id_of; None for ids this catalog never issues."""
     if con_id in _FIXED_BY_ID:

@@ -91,11 +91,17 @@ def _sessions_of_year(venue: str, year: int) -> tuple[Session, ...]:
     return tuple(out)
 
 
+@cache
+def _days_of_year(venue: str, year: int) -> tuple[dt.date, ...]:
+    return tuple(s.day for s in _sessions_of_year(venue, year))
+
+
 def sessions_between(venue: str, first: dt.date, last: dt.date) -> list[Session]:
-    """Sessions whose day lies in [first, last]."""
+    """Sessions whose day lies in [first, last] (binary search: this runs for every quote)."""
     out: list[Session] = []
     for year in range(first.year, last.year + 1):
-        out.extend(s for s in _sessions_of_year(_check(venue), year) if first <= s.day <= last)
+        days = _days_of_year(_check(venue), year)
+        out.extend(_sessions_of_year(venue, year)[bisect.bisect_left(days, first) : bisect.bisect_right(days, last)])
     return out
 
 

@@ -91,6 +91,7 @@ class SimMarket:
         self._quotes: _Lru = _Lru(4096)
         self._greeks: _Lru = _Lru(4096)
         self._open: _Lru = _Lru(1024)
+        self._ctx: _Lru = _Lru(256)  # per-instant sessions and listings
         self._bars: dict = {}
         self._hilo: dict = {}
         self._book: list[BookEntry] | None = None
@@ -136,11 +137,11 @@ class SimMarket:
         return self.underlying_value(key, t)
 
     # ---- catalog ---------------------------------------------------------------------------------------------
-    def by_con_id(self, con_id: int) -> Instrument | None:
+    def by_con_id(self, con_id: int, t: dt.datetime | None = None) -> Instrument | None:
         key = catalog.key_of(con_id)
         if key is None or not self.exists(key):
             return None
-        return catalog.with_hours(catalog.instrument(key), catalog.venue_of(key), self.info.start)
+        return catalog.with_hours(catalog.instrument(key), catalog.venue_of(key), t or self.info.start)
 
     def exists(self, key: Key) -> bool:
         if isinstance(key, OptKey):
@@ -226,9 +227,8 @@ class SimMarket:
         mid = self.value(key, t)
         if not (math.isfinite(mid) and math.isfinite(vix)) or mid <= 0:
             return None  # a hole in replayed data: no quote rather than a made-up price
-        prev = hours.last_close_before(venue, t, liquid=True)
+        prev, session = self._sessions(venue, t)
         close = self.value(key, prev.liquid_close) if prev and prev.liquid_close >= self.path.t0 else mid
-        session = hours.current_or_next_session(venue, t)
         frac = 0.5
         high = low = NAN
         if session is not None and session.open <= t:
@@ -237,10 +237,26 @@ class SimMarket:
                 high, low = self._session_hilo(key, session, t, mid)
         months_out = 0
         if isinstance(key, FutKey):
-            front = catalog.listed_futures(key.root, t, 12)
+            front = self._sessions(key.root, t)  # listed contracts, cached per instant like the sessions
             months_out = front.index(key) if key in front else 0
         minute = int((t - self.path.t0).total_seconds() // 60)
         return make_quote(inst, mid, vix, close, minute, high, low, frac, months_out)
+
+    def _sessions(self, venue_or_root: str, t: dt.datetime):
+        """Per-instant cache: (previous regular close, current or next session) of a venue, or the listed futures
+        of a root ("VX"/"VXM"), which every quote at that instant needs."""
+        ck = (venue_or_root, t)
+        found = self._ctx.get(ck)
+        if found is None:
+            if venue_or_root in catalog.FUT_ROOTS:
+                found = catalog.listed_futures(venue_or_root, t, 12)
+            else:
+                found = (
+                    hours.last_close_before(venue_or_root, t, liquid=True),
+                    hours.current_or_next_session(venue_or_root, t),
+                )
+            self._ctx.put(ck, found)
+        return found
 
     def _session_hilo(self, key, session: hours.Session, t: dt.datetime, now: float) -> tuple[float, float]:
         """Session high/low so far, from the path sampled every 30 minutes since the open plus the current value."""
