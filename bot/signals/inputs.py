@@ -161,7 +161,7 @@ class SignalInputs:
     now: dt.datetime
     vix: Timed | None = None
     vix3m: Timed | None = None
-    vix9d: Timed | None = None
+    vix9d: Timed | None = None  # carried for the decision record; no rule reads it yet
     f1: Timed | None = None
     f2: Timed | None = None
     f1_dte_days: float | None = None  # days to F1 final settlement; near 0 the F1/F2 ratio says little
