@@ -2,14 +2,18 @@
 
 The broker reports net positions only, so existing hedges are attributed to layers deterministically:
 1. held quantity of an instrument goes first to the sized layers that target that instrument with the same sign,
-   lowest layer first, each up to its target; any excess goes to the last of those layers;
-2. an instrument no sized layer targets goes to its role layer: the nearest held futures expiry -> layer 1, other
-   futures expiries -> layer 2; long VIX options and short calls spread against a lower long call of the same
-   expiry -> layer 3, other short VIX options -> layer 2; VIXY -> layer 3 when the tail uses VIXY and the near
-   hedge uses futures, else layer 1.
+   lowest layer first, each up to its target; any excess goes to the last of those layers, or, when only
+   opposite-sign targets exist, to the last layer targeting it (a layer that targets an instrument owns it: a net
+   position cannot be long for one layer and short for another);
+2. an instrument no sized layer targets goes to its role layer: futures expiring no later than layer 1's contract
+   (F1, or F2 inside the roll window; from the curve, not from what is held, so the role of a position never
+   changes because another one was closed) -> layer 1, later futures -> layer 2; long VIX options -> layer 3;
+   short VIX calls -> layer 3 while it holds call spreads at that expiry (hedged phase with a call-spread tail),
+   else layer 2; VIXY -> layer 3 when the tail uses VIXY and the near hedge uses futures, else layer 1.
 Final target per layer: ACTIVE/HARVESTING -> its sized target (or, if sizing abstained, what it holds); UNWINDING
 -> nothing; IDLE/ARMED -> what it holds (never trade a position the layer did not open; it is reported).
-Within `rebalance_band_pct` of a held position the layer keeps what it holds (no churn).
+An instrument whose summed target is within `rebalance_band_pct` of the held position (same sign) is not traded
+(no churn of single contracts as E_VIX drifts).
 
 Intents are the per-instrument difference between the summed targets and the held positions, so applying a
 plan and planning again gives no intents. Ids are deterministic: layer, episode, action and a hash of
@@ -21,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
@@ -29,7 +33,7 @@ from bot.domain.layers import Alert, LayerBook, LayerId, LayerPhase
 from bot.domain.market import HedgePosition, MarketSnapshot, finite
 from bot.domain.votes import SignalVote
 from bot.settings.sizing import SizingSettings
-from bot.sizing import HOLDING, SizingResult
+from bot.sizing import HOLDING, SizingResult, near_expiry
 
 MAX_ID_LEN = 40
 FUTURES = (HedgeKind.VX, HedgeKind.VXM)
@@ -40,14 +44,32 @@ def held_positions(hedges: Iterable[HedgePosition]) -> Book:
     return {h.instrument: h.quantity for h in hedges if h.quantity != 0}
 
 
-def role_layer(inst: HedgeInstrument, qty: int, held: Mapping[HedgeInstrument, int], s: SizingSettings) -> LayerId:
-    """The layer an instrument belongs to when no layer targets it (see the module docstring)."""
+SpreadRule = Callable[[HedgeInstrument], bool]
+
+
+def role_layer(
+    inst: HedgeInstrument,
+    qty: int,
+    held: Mapping[HedgeInstrument, int],
+    s: SizingSettings,
+    near: dt.date | None,
+    tail_short_call: SpreadRule | None = None,
+) -> LayerId:
+    """The layer an instrument belongs to when no layer targets it (see the module docstring).
+
+    Short calls: `tail_short_call` decides when given (the planner's rule, which must not depend on what is held,
+    or a plan could re-attribute a position after its own fills); otherwise a short call spread against a lower
+    held long call of the same expiry is layer 3's (the holdings view `flat_layers` uses).
+    """
     if inst.kind in FUTURES:
-        expiries = [i.expiry for i, q in held.items() if i.kind in FUTURES and q != 0 and i.expiry is not None]
-        return LayerId.NEAR_TERM if inst.expiry == min(expiries, default=inst.expiry) else LayerId.MID_CURVE
+        if near is None or inst.expiry is None or inst.expiry <= near:
+            return LayerId.NEAR_TERM
+        return LayerId.MID_CURVE
     if inst.kind is HedgeKind.VIX_OPTION:
         if qty > 0:
             return LayerId.TAIL
+        if tail_short_call is not None:
+            return LayerId.TAIL if tail_short_call(inst) else LayerId.MID_CURVE
         spread = any(
             i.kind is HedgeKind.VIX_OPTION
             and i.right == inst.right == "C"
@@ -63,29 +85,35 @@ def role_layer(inst: HedgeInstrument, qty: int, held: Mapping[HedgeInstrument, i
 
 
 def attribute(
-    held: Mapping[HedgeInstrument, int], sized: Mapping[LayerId, Book], s: SizingSettings
+    held: Mapping[HedgeInstrument, int],
+    sized: Mapping[LayerId, Book],
+    s: SizingSettings,
+    near: dt.date | None,
+    tail_short_call: SpreadRule | None = None,
 ) -> dict[LayerId, Book]:
     """Split each held position across layers (rule in the module docstring). Quantities are preserved."""
     out: dict[LayerId, Book] = {lid: {} for lid in LayerId}
     for inst in sorted(held, key=lambda i: i.key):
         qty = held[inst]
         sign = 1 if qty > 0 else -1
-        targeting = [lid for lid in LayerId if sized.get(lid, {}).get(inst, 0) * sign > 0]
+        same_sign = [lid for lid in LayerId if sized.get(lid, {}).get(inst, 0) * sign > 0]
+        any_sign = [lid for lid in LayerId if sized.get(lid, {}).get(inst, 0) != 0]
         rest = abs(qty)
-        for lid in targeting:
+        for lid in same_sign:
             take = min(rest, abs(sized[lid][inst]))
             if take:
                 out[lid][inst] = sign * take
             rest -= take
         if rest:
-            lid = targeting[-1] if targeting else role_layer(inst, qty, held, s)
+            owners = same_sign or any_sign
+            lid = owners[-1] if owners else role_layer(inst, qty, held, s, near, tail_short_call)
             out[lid][inst] = out[lid].get(inst, 0) + sign * rest
     return out
 
 
-def flat_layers(hedges: Iterable[HedgePosition], s: SizingSettings) -> dict[LayerId, bool]:
+def flat_layers(snapshot: MarketSnapshot, s: SizingSettings) -> dict[LayerId, bool]:
     """Which layers hold nothing, by role attribution alone (what the layer machine needs to reset UNWINDING)."""
-    by_layer = attribute(held_positions(hedges), {}, s)
+    by_layer = attribute(held_positions(snapshot.hedges), {}, s, near_expiry(snapshot, s))
     return {lid: not by_layer[lid] for lid in LayerId}
 
 
@@ -139,15 +167,6 @@ def intent_id(layer: LayerId, episode: int, action: str, inst: HedgeInstrument, 
     return ident
 
 
-def _band_keep(target: Book, held: Book, band_pct: float) -> Book:
-    out = dict(target)
-    for inst, t in target.items():
-        h = held.get(inst, 0)
-        if h and t * h > 0 and abs(t - h) <= band_pct / 100.0 * abs(t):
-            out[inst] = h
-    return out
-
-
 def layer_targets(
     layers: LayerBook, sizing: SizingResult, attributed: Mapping[LayerId, Book], s: SizingSettings
 ) -> tuple[dict[LayerId, Book], list[Alert]]:
@@ -158,7 +177,7 @@ def layer_targets(
         state = layers.get(lid)
         held = dict(attributed.get(lid, {}))
         if state.phase in HOLDING and lid in sizing.targets:
-            out[lid] = _band_keep(sizing.targets[lid].as_map(), held, s.rebalance_band_pct)
+            out[lid] = sizing.targets[lid].as_map()
         elif state.phase is LayerPhase.UNWINDING:
             out[lid] = {}
         else:
@@ -183,7 +202,7 @@ def plan(
     """Intents that move the held hedge book to the layers' targets."""
     held = held_positions(snapshot.hedges)
     sized = {lid: t.as_map() for lid, t in sizing.targets.items() if layers.get(lid).phase in HOLDING}
-    attributed = attribute(held, sized, s)
+    attributed = attribute(held, sized, s, near_expiry(snapshot, s), _tail_short_call_rule(layers, sized, s))
     targets, alerts = layer_targets(layers, sizing, attributed, s)
     total: Book = {}
     for book in targets.values():
@@ -192,7 +211,7 @@ def plan(
     intents: list[Intent] = []
     for inst in sorted(set(total) | set(held), key=lambda i: i.key):
         h, t = held.get(inst, 0), total.get(inst, 0)
-        if h == t:
+        if h == t or (h * t > 0 and abs(t - h) <= s.rebalance_band_pct / 100.0 * abs(t)):
             continue
         lid = _responsible(inst, t - h, targets, attributed)
         state = layers.get(lid)
@@ -206,6 +225,18 @@ def plan(
     intents = _group_rolls(intents)
     intents.sort(key=lambda i: (i.opens_position, int(i.layer), i.instrument.key))
     return Plan(tuple(intents), targets, attributed, tuple(alerts))
+
+
+def _tail_short_call_rule(layers: LayerBook, sized: Mapping[LayerId, Book], s: SizingSettings) -> SpreadRule:
+    """Untargeted short VIX calls belong to layer 3 while it holds call spreads (hedged phase, call-spread tail)
+    at that expiry: the expiries of its targeted long calls, or any expiry when it is unwinding or abstained."""
+    tail = layers.get(LayerId.TAIL)
+    if s.tail_instrument != "call_spread" or tail.phase not in (*HOLDING, LayerPhase.UNWINDING):
+        return lambda inst: False
+    if LayerId.TAIL not in sized:
+        return lambda inst: True
+    expiries = {i.expiry for i, q in sized[LayerId.TAIL].items() if i.kind is HedgeKind.VIX_OPTION and q > 0}
+    return lambda inst: inst.expiry in expiries
 
 
 def _responsible(

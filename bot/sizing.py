@@ -296,6 +296,12 @@ def _near_and_far(snapshot: MarketSnapshot, s: SizingSettings) -> tuple[VxPoint 
     return f1, f2, False
 
 
+def near_expiry(snapshot: MarketSnapshot, s: SizingSettings) -> dt.date | None:
+    """Expiry of layer 1's futures contract now: F1, or F2 inside the roll window; None without a curve."""
+    near, _, _ = _near_and_far(snapshot, s)
+    return near.expiry if near else None
+
+
 def _calls_for(
     longs: Iterable[Position], thickness: float, snapshot: MarketSnapshot, s: SizingSettings
 ) -> tuple[list[Position], list[str]]:
@@ -505,16 +511,35 @@ def _tail(book: BookReport, snapshot: MarketSnapshot, betas: Betas, s: SizingSet
 def _apply_caps(
     targets: dict[LayerId, LayerTarget], s: SizingSettings
 ) -> tuple[dict[LayerId, LayerTarget], list[Alert]]:
-    """Hard caps on the totals per kind, filled lowest layer first; covered calls shrink with the futures."""
+    """Hard caps on the totals per kind, filled lowest layer first; covered calls shrink with the futures.
+
+    VX above its cap moves to VXM of the same expiry (10 each, within the VXM cap), so that a larger need never
+    yields a smaller hedge when the VX cap binds (the size stays monotone in exposure).
+    """
     caps = {HedgeKind.VX: s.max_vx, HedgeKind.VXM: s.max_vxm, HedgeKind.VIXY: s.max_vixy_shares}
     used = dict.fromkeys(caps, 0)
     out: dict[LayerId, LayerTarget] = {}
     alerts: list[Alert] = []
     for lid in sorted(targets):
         t = targets[lid]
-        positions: list[Position] = []
+        merged: dict[HedgeInstrument, int] = {}
         for inst, q in t.positions:
-            if inst.kind in caps:
+            merged[inst] = merged.get(inst, 0) + q
+        for inst in [i for i in merged if i.kind is HedgeKind.VX]:
+            allowed = max(caps[HedgeKind.VX] - used[HedgeKind.VX], 0)
+            excess = abs(merged[inst]) - allowed
+            if excess > 0:
+                sign = 1 if merged[inst] > 0 else -1
+                merged[inst] = sign * allowed
+                mini = HedgeInstrument(HedgeKind.VXM, inst.expiry)
+                merged[mini] = merged.get(mini, 0) + sign * CALLS_PER_VX * excess
+                alerts.append(
+                    Alert("cap_binding", f"layer {int(lid)} {inst.key}: {excess} over the VX cap -> VXM", lid)
+                )
+            used[HedgeKind.VX] += abs(merged[inst])
+        positions: list[Position] = []
+        for inst, q in merged.items():
+            if inst.kind in caps and inst.kind is not HedgeKind.VX:
                 allowed = max(caps[inst.kind] - used[inst.kind], 0)
                 if abs(q) > allowed:
                     alerts.append(

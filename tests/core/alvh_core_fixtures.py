@@ -131,3 +131,37 @@ def vix_path(n: int = 300, seed: int = 7, start: float = 15.0) -> np.ndarray:
         lv += 0.05 * (mean - lv) + 0.07 * rng.standard_normal()
         x[i] = math.exp(lv)
     return x
+
+
+def spike_market(legs: list[OptionLeg] | None = None, hedges: tuple[HedgePosition, ...] = ()):
+    """A VIX spike in progress (RSI high, VIX 38, backwardated curve) over a 5-condor book; returns (snapshot,
+    History) for `decide`."""
+    from bot.strategy import History
+
+    vix = vix_path(300)
+    vix[-15:] *= np.linspace(1.0, 2.2, 15)
+    end = NOW.date()
+    history = History(
+        vix=daily(vix, end),
+        ratio=daily(np.linspace(0.9, 1.12, 300), end),
+        f1=daily(vix * 0.8 + 3.0, end),
+        f2=daily(vix * 0.6 + 6.0, end),
+        vixy=daily(vix * 2.5, end),
+    )
+    if legs is None:
+        legs = condor_legs(NOW.date() + dt.timedelta(days=45), WORKED_STRIKES, 5, with_greeks=True)
+    snap = snapshot(legs, vix=38.0, curve=vx_curve(prices=(36.0, 33.0, 30.0, 28.5)), hedges=hedges)
+    return snap, history
+
+
+def calm_market(legs: list[OptionLeg] | None = None, hedges: tuple[HedgePosition, ...] = ()):
+    """A quiet market (VIX ~13-15, contango): every layer rule votes calm."""
+    from bot.strategy import History
+
+    vix = vix_path(300, start=14.0) * 0.85
+    end = NOW.date()
+    history = History(vix=daily(vix, end), ratio=daily(np.full(300, 0.9), end))
+    if legs is None:
+        legs = condor_legs(NOW.date() + dt.timedelta(days=45), WORKED_STRIKES, 5, with_greeks=True)
+    snap = snapshot(legs, vix=13.0, curve=vx_curve(prices=(14.5, 15.5, 16.3, 16.9)), hedges=hedges)
+    return snap, history

@@ -54,10 +54,10 @@ def held(*positions: tuple[HedgeInstrument, int]) -> tuple[HedgePosition, ...]:
 
 def test_attribution_fills_targeting_layers_in_order_and_uses_roles_otherwise():
     h = {VXM1: 7, VXM2: 3, CALL2: -2}
-    a = attribute(h, {LayerId.NEAR_TERM: {VXM1: 5}, LayerId.MID_CURVE: {VXM1: 1}}, S)
+    a = attribute(h, {LayerId.NEAR_TERM: {VXM1: 5}, LayerId.MID_CURVE: {VXM1: 1}}, S, F1)
     assert a[LayerId.NEAR_TERM] == {VXM1: 5}
     assert a[LayerId.MID_CURVE] == {VXM1: 2, VXM2: 3, CALL2: -2}  # excess to the last targeting layer; roles
-    roles = attribute(h, {}, S)
+    roles = attribute(h, {}, S, F1)
     assert roles[LayerId.NEAR_TERM] == {VXM1: 7} and roles[LayerId.TAIL] == {}
     assert sum(q for b in a.values() for q in b.values()) == sum(h.values())
 
@@ -66,17 +66,25 @@ def test_role_of_vix_options_and_vixy():
     long_c = HedgeInstrument(HedgeKind.VIX_OPTION, F2, 30.0, "C")
     short_c = HedgeInstrument(HedgeKind.VIX_OPTION, F2, 40.0, "C")
     h = {long_c: 5, short_c: -5}
-    assert role_layer(long_c, 5, h, S) is LayerId.TAIL
-    assert role_layer(short_c, -5, h, S) is LayerId.TAIL  # spread against a lower long call
-    assert role_layer(CALL2, -5, {CALL2: -5}, S) is LayerId.MID_CURVE  # covered call
+    assert role_layer(long_c, 5, h, S, F1) is LayerId.TAIL
+    assert role_layer(short_c, -5, h, S, F1) is LayerId.TAIL  # spread against a lower long call
+    assert role_layer(CALL2, -5, {CALL2: -5}, S, F1) is LayerId.MID_CURVE  # covered call
     vixy = HedgeInstrument(HedgeKind.VIXY)
-    assert role_layer(vixy, 100, {}, S) is LayerId.NEAR_TERM
-    assert role_layer(vixy, 100, {}, SizingSettings(tail_instrument="vixy")) is LayerId.TAIL
+    assert role_layer(vixy, 100, {}, S, F1) is LayerId.NEAR_TERM
+    assert role_layer(vixy, 100, {}, SizingSettings(tail_instrument="vixy"), F1) is LayerId.TAIL
 
 
 def test_flat_layers_by_role():
-    flat = flat_layers(held((VXM2, 2)), S)
-    assert flat == {LayerId.NEAR_TERM: False, LayerId.MID_CURVE: True, LayerId.TAIL: True}  # nearest held = L1
+    flat = flat_layers(dataclasses.replace(SNAP, hedges=held((VXM2, 2))), S)
+    assert flat == {LayerId.NEAR_TERM: True, LayerId.MID_CURVE: False, LayerId.TAIL: True}  # F2 -> layer 2
+    flat1 = flat_layers(dataclasses.replace(SNAP, hedges=held((VXM1, 2))), S)
+    assert flat1 == {LayerId.NEAR_TERM: False, LayerId.MID_CURVE: True, LayerId.TAIL: True}
+
+
+def test_futures_role_follows_the_roll_window_not_other_positions():
+    assert role_layer(VXM2, 1, {VXM2: 1}, S, F1) is LayerId.MID_CURVE  # alone, F2 is still layer 2's
+    assert role_layer(VXM2, 1, {VXM2: 1}, S, F2) is LayerId.NEAR_TERM  # inside the roll window layer 1 holds F2
+    assert role_layer(VXM1, 1, {}, S, None) is LayerId.NEAR_TERM
 
 
 def test_opening_intents_carry_price_guidance_reason_votes_and_a_short_stable_id():
@@ -175,7 +183,7 @@ def test_hedge_break_evens():
         HedgePosition(long_c, 4, 250.0),
         HedgePosition(short_c, -4, 50.0),
     )
-    attributed = attribute({h.instrument: h.quantity for h in hedges}, {}, S)
+    attributed = attribute({h.instrument: h.quantity for h in hedges}, {}, S, F1)
     be = hedge_break_evens(attributed, hedges)
     assert be[f"L1:{F1}"] == f"future at {(2 * 1700 + 18000) / 1200:.2f}"
     assert be[f"L3:{F2}"] == "VIX settlement at 32.00"  # 30 + (2.50 - 0.50)

@@ -1,0 +1,112 @@
+"""`decide` end to end: spike -> layers open with intents; calm -> nothing; unknown greeks -> no sizing; the record."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+from alvh_core_fixtures import NOW, WORKED_STRIKES, calm_market, condor_legs, spike_market, vx_curve
+
+from bot.domain.intents import HedgeKind, Side
+from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState, Regime
+from bot.domain.market import Quote
+from bot.domain.state import StrategyState
+from bot.planner import apply_intents
+from bot.settings.book import BookSettings
+from bot.settings.sizing import SizingSettings
+from bot.strategy import CoreSettings, decide, signal_inputs
+
+SETTINGS = CoreSettings()
+
+
+def test_a_confirmed_spike_opens_the_layers_with_explained_intents():
+    snap, history = spike_market()
+    d = decide(snap, StrategyState(), history, SETTINGS)
+    phases = [s.phase for s in d.state.layers.layers]
+    assert phases[0] is LayerPhase.ACTIVE
+    assert d.record.regime is Regime.STEWARD
+    l1 = [i for i in d.intents if i.layer is LayerId.NEAR_TERM]
+    assert l1 and all(i.side is Side.BUY and i.opens_position for i in l1)
+    assert all(i.instrument.kind in (HedgeKind.VX, HedgeKind.VXM) for i in l1)
+    assert any(t.name == "activate" and t.layer is LayerId.NEAR_TERM for t in d.record.transitions)
+    assert d.state.last_plan_ids == tuple(i.id for i in d.intents)
+    assert all(i.votes == d.record.votes for i in d.intents)
+
+
+def test_deciding_again_after_the_fills_gives_no_new_intents():
+    snap, history = spike_market()
+    first = decide(snap, StrategyState(), history, SETTINGS)
+    filled = dataclasses.replace(snap, hedges=apply_intents(snap.hedges, first.intents))
+    second = decide(filled, first.state, history, SETTINGS)
+    assert second.intents == ()
+    assert [s.phase for s in second.state.layers.layers] == [s.phase for s in first.state.layers.layers]
+
+
+def test_calm_market_is_promoter_with_no_intents_and_proposes_the_cash_press():
+    snap, history = calm_market()
+    state = StrategyState(harvested_cash_usd=30_000.0)
+    d = decide(snap, state, history, SETTINGS)
+    assert d.intents == () and d.record.regime is Regime.PROMOTER
+    assert all(s.phase is LayerPhase.IDLE for s in d.state.layers.layers)
+    press = d.record.cash_press
+    assert press is not None and press.condors == int(30_000 // press.max_loss_per_condor_usd)
+    assert d.state.harvested_cash_usd == 30_000.0
+
+
+def test_unknown_greeks_block_sizing_but_keep_the_hedge():
+    legs = condor_legs(NOW.date() + dt.timedelta(days=45), WORKED_STRIKES, 5, with_greeks=True)
+    stale = [
+        dataclasses.replace(lg, greeks=dataclasses.replace(lg.greeks, at=NOW - dt.timedelta(hours=1))) for lg in legs
+    ]
+    snap, history = spike_market(stale)
+    active = LayerBook(
+        (
+            LayerState(LayerId.NEAR_TERM, LayerPhase.ACTIVE, NOW - dt.timedelta(days=1), strength=1.0, episode=1),
+            LayerState(LayerId.MID_CURVE),
+            LayerState(LayerId.TAIL),
+        )
+    )
+    settings = CoreSettings(book=BookSettings(bs_fallback=False))
+    d = decide(snap, StrategyState(layers=active), history, settings)
+    codes = {a.code for a in d.alerts}
+    assert {"greeks_unknown", "sizing_abstain"} <= codes
+    assert not any(i.layer is LayerId.NEAR_TERM for i in d.intents)
+
+
+def test_carry_over_budget_is_alerted_and_can_drop_opening_intents():
+    snap, history = spike_market()
+    # spot above 3-month VIX (stress) but futures in contango: long futures and long calls cost carry
+    snap = dataclasses.replace(snap, vix3m=Quote(last=30.0, at=NOW), curve=vx_curve(prices=(39.0, 41.0, 42.0, 43.0)))
+    strict = CoreSettings(sizing=SizingSettings(carry_budget_share=0.0, carry_budget_enforced=True))
+    d = decide(snap, StrategyState(), history, strict)
+    assert d.record.carry.monthly_carry_usd < 0 and d.record.carry.within_budget is False
+    assert any(a.code == "carry_over_budget" for a in d.alerts)
+    assert d.record.plan.intents and all(not i.opens_position for i in d.intents)
+    lenient = CoreSettings(sizing=SizingSettings(carry_budget_share=0.0))
+    d2 = decide(snap, StrategyState(), history, lenient)
+    assert any(a.code == "carry_over_budget" for a in d2.alerts) and d2.intents == d2.record.plan.intents
+
+
+def test_signal_inputs_come_from_the_snapshot():
+    snap, history = spike_market()
+    inputs = signal_inputs(snap, history)
+    f1 = snap.curve.nth(snap.today, 1)
+    assert inputs.vix.value == 38.0 and inputs.f1.value == f1.quote.mid
+    assert inputs.f1_dte_days == f1.dte(snap.today) and inputs.vix_history is history.vix
+
+
+def test_the_record_serializes_to_strict_json():
+    snap, history = spike_market()
+    d = decide(snap, StrategyState(), history, SETTINGS)
+    data = json.loads(d.record.to_json())
+    assert data["regime"] == "steward"
+    assert {v["name"] for v in data["votes"]} >= {"vix_rsi", "vix_level", "term_structure", "ts_macd_building"}
+    assert data["intents"][0]["id"] == d.intents[0].id
+    assert data["sizing"]["need"]["binding"] in ("vega", "scenario")
+    assert data["book"]["condors"] == 1 and data["state"]["layers"][0]["phase"] == "active"
+    assert "carry" in data and "transitions" in data and data["snapshot"]["vix"]["last"] == 38.0
+    # a NaN from the broker (average cost) is written as null, never as NaN
+    nan_leg = dataclasses.replace(snap.legs[0], avg_cost=float("nan"))
+    d2 = decide(dataclasses.replace(snap, legs=(nan_leg, *snap.legs[1:])), StrategyState(), history, SETTINGS)
+    assert "NaN" not in d2.record.to_json()
