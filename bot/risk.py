@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
-
-import exchange_calendars as xcals
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bot.account_guard import check_account
 from bot.domain.intents import HedgeKind, Intent, Side
 from bot.settings.risk import RiskSettings
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 MULTIPLIERS: dict[HedgeKind, float] = {
     HedgeKind.VX: 1000.0,
@@ -233,7 +234,11 @@ def _check_premium(cost: float, ctx: RiskContext, settings: RiskSettings, deny) 
 
 @cache
 def _calendar(name: str) -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(name, start="2000-01-01")
+    # Imported here: exchange_calendars and pandas take ~0.3 s to import, and the operator commands (`alvh pending`,
+    # `alvh approve`) need TradingState from this module but never a calendar.
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(name, start="2000-01-01")
 
 
 def market_open(kind: HedgeKind, at: dt.datetime) -> tuple[bool, str]:
@@ -241,6 +246,8 @@ def market_open(kind: HedgeKind, at: dt.datetime) -> tuple[bool, str]:
     name = EXCHANGE_CALENDAR[kind]
     if at.tzinfo is None:
         return False, "timestamp has no timezone; cannot check trading hours"
+    import pandas as pd
+
     cal = _calendar(name)
     minute = pd.Timestamp(at).tz_convert("UTC").floor("min")
     if not cal.first_minute <= minute <= cal.last_minute:

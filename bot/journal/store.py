@@ -131,7 +131,8 @@ def _ts(value: dt.datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise JournalError(f"naive timestamp {value!r}: the journal stores timezone-aware UTC instants")
-    return value.astimezone(dt.UTC).isoformat()
+    # Fixed width (always microseconds, always +00:00) so that SQL compares the text in time order.
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _dt(value: str | None) -> dt.datetime | None:

@@ -294,3 +294,13 @@ def test_daily_counts_of_submissions_and_ladder_orders(journal: Journal, clock):
     assert journal.submissions_since(T0) == 3
     assert journal.submissions_since(T0 + dt.timedelta(seconds=1)) == 2
     assert journal.orders_placed_since(T0) == 6
+
+
+def test_expiry_happens_at_the_boundary_not_a_microsecond_before(journal: Journal, clock):
+    """Instants are stored as fixed-width text; the comparison must still be exact across microseconds."""
+    rec = journal.record_intent(make_intent(), mode="approval", needs_approval=True, pending_expiry_s=60,
+                                approved_ttl_s=60)  # fmt: skip
+    clock.advance(59.999999)
+    assert journal.expire_due() == []
+    clock.advance(0.000001)
+    assert journal.expire_due() == [rec.id]
