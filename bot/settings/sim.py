@@ -41,6 +41,10 @@ class SimSettings(Section):
     curve_kappa: float = Field(
         6.2, gt=0, le=50, description="mean-reversion speed of the VX curve per year (beta of a 30-day future ~0.6)"
     )
+    curve_noise_sd: float = Field(
+        0.04, ge=0, le=0.3, description="stationary sd of the log noise on the curve's long-run level (basis moves)"
+    )
+    curve_noise_half_life_days: float = Field(5.0, gt=0, description="half-life of the curve-level noise, days")
     replay_long_run_vix: float = Field(
         19.5, gt=5, le=60, description="long-run VIX used in replay for quantities the data lacks (far VX months)"
     )

@@ -3,7 +3,8 @@
 Spreads (docs/sim_market.md, "Quotes"):
 - VX: 1 tick (0.05) while VIX < 20, one more tick per 8 VIX points above 15, one more from the fourth month out;
   VXM the same width on its 0.01 grid. VIXY: 0.01 plus 0.05% of price per 15 VIX points.
-- Options: 3% of mid scaled by sqrt(VIX / 15), at least two ticks; a bid below one tick is no bid (NaN).
+- Options: 2% of mid (SPX) or 5% (VIX options) scaled by sqrt(VIX / 15), at least two ticks; a bid below one
+  tick is no bid (NaN).
 - Indices have no bid/ask, only a last value.
 Sizes and the last-trade size are a deterministic hash of (conId, simulated minute), so a quote is a pure
 function of t.
@@ -45,7 +46,8 @@ def spread_width(inst: Instrument, mid: float, vix: float, months_out: int = 0) 
         return 0.01 + 0.0005 * mid * vix / 15.0
     if inst.sec_type == "OPT":
         tick = tick_size(inst, mid)
-        return max(0.03 * mid * math.sqrt(max(vix, 5.0) / 15.0), 2 * tick)
+        share = 0.05 if inst.symbol == "VIX" else 0.02  # VIX options trade relatively wider than SPX
+        return max(share * mid * math.sqrt(max(vix, 5.0) / 15.0), 2 * tick)
     return 0.0
 
 

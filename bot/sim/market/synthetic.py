@@ -6,7 +6,8 @@ Model (docs/sim_market.md, "Synthetic path"), on a uniform grid of `step_minutes
     s_i(t)    jump shape: smoothstep rise over `rise_days`, then exponential decay with `half_life_days`
     y_*       Ornstein-Uhlenbeck noise (stationary sd and half-life from SimSettings), pinned to 0 at the start by
               subtracting y(start) * exp(-ln2 |t - start| / half-life), so each seed starts at the scenario level
-    theta(t)  = contango_ratio * b(t), the level the VX curve reverts to (see curve.py)
+    theta(t)  = contango_ratio * b(t) * exp(z(t)), the level the VX curve reverts to (see curve.py); z is OU noise
+                (curve_noise_sd, curve_noise_half_life_days) so futures also move on their own, less near expiry
     ln SPX(t) = ln SPX0 - beta * (ln VIX(t) - ln VIX(start)) + mu * (t - start) + W(t) - W(start),
                 dW = realized_ratio * VIX/100 * sqrt(dt) * N(0, 1)
 The warm-up history (before `start`) is the same model with no jumps, no drift of the base and mu = 0.08/yr.
@@ -166,7 +167,8 @@ class SyntheticPath:
         log_vix_start = np.interp(i0, np.arange(n), self.log_vix)
         walk_start = np.interp(i0, np.arange(n), walk)
         self.log_spx = math.log(settings.spx_start) - beta * (self.log_vix - log_vix_start) + walk - walk_start
-        self.theta_arr = settings.contango_ratio * np.exp(self.log_base)
+        curve = _ou(rng, n, settings.curve_noise_sd, settings.curve_noise_half_life_days, step_days, np.ones(n))
+        self.theta_arr = settings.contango_ratio * np.exp(self.log_base + curve)
         self._vixy = _VixyBook(self, settings)
 
     # ---- grid helpers
