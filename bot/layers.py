@@ -33,7 +33,8 @@ Values sizing reads:
   back and forth would pay the spread twice.
   HARVESTING: share of layer 2's long futures overwritten with covered calls. It follows the `ts_macd_stabilizing`
   retrace r (share the histogram fell below its peak) as floor(min(r, 1) * max_overwrite / step) * step, at least one
-  step at harvest; it thickens as the retrace deepens and thins when stress builds again (`thin` rules).
+  step at harvest; it thickens as the retrace deepens and thins (to the ceiling of the same mapping: a one-step
+  deadband) when stress builds again (`thin` rules).
 - `episode`: +1 on each activation, so intent ids of a new episode never collide with an old one.
 """
 
@@ -130,9 +131,11 @@ def _hours_since(state: LayerState, now: dt.datetime) -> float:
     return (now - state.since).total_seconds() / 3600.0
 
 
-def _quantize(x: float, step: float) -> float:
+def _quantize(x: float, step: float, up: bool = False) -> float:
+    """x clipped to [0, 1] on the grid of `step`: rounded down, or up with `up` (thin uses up: a one-step deadband)."""
     x = min(max(x, 0.0), 1.0)
-    return min(1.0, math.floor(x / step + 1e-9) * step)
+    k = math.ceil(x / step - 1e-9) if up else math.floor(x / step + 1e-9)
+    return min(1.0, k * step)
 
 
 def _active_target(ctx: _Ctx) -> float | None:
@@ -143,12 +146,12 @@ def _active_target(ctx: _Ctx) -> float | None:
     return _quantize(v.value / s.thickness_full_histogram, s.thickness_step)
 
 
-def _overwrite_target(ctx: _Ctx) -> float | None:
+def _overwrite_target(ctx: _Ctx, up: bool = False) -> float | None:
     v = ctx.vote(STABILIZING)
     if v is None or v.vote is Vote.ABSTAIN or v.value is None or not math.isfinite(v.value):
         return None
     s = ctx.settings
-    return _quantize(min(max(v.value, 0.0), 1.0) * s.max_overwrite, s.thickness_step)
+    return _quantize(min(max(v.value, 0.0), 1.0) * s.max_overwrite, s.thickness_step, up)
 
 
 def _strength(ctx: _Ctx, rules: LayerRules, previous: float) -> float:
@@ -309,10 +312,15 @@ def _thickness_step(state: LayerState, rules: LayerRules, ctx: _Ctx) -> LayerSta
             layer, "thicken", state, new, check.text(f"thickness {state.thickness:g} -> {target:g}"), check.votes()
         )
         return new
-    target = _overwrite_target(ctx)
-    if target is None or target == state.thickness:
+    # HARVESTING: thicken on the floor of the retrace, thin on its ceiling, so a retrace hovering at a grid line
+    # cannot buy back and re-sell the same calls on alternate cycles
+    up, down = _overwrite_target(ctx), _overwrite_target(ctx, up=True)
+    if up is not None and up > state.thickness:
+        name, names, target = "thicken", rules.thicken, up
+    elif down is not None and down < state.thickness:
+        name, names, target = "thin", rules.thin, down
+    else:
         return state
-    name, names = ("thicken", rules.thicken) if target > state.thickness else ("thin", rules.thin)
     check = ctx.check(layer, name, names)
     if not check.passed:
         return state

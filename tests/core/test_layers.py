@@ -193,7 +193,16 @@ def test_harvest_and_layer_2_overwrite_thickness_follow_the_retrace():
         values={"ts_macd_stabilizing": 0.1, "ts_macd_building": 0.2},
     )
     step3 = step_layers(step2.book, rebuilding, T0 + 3 * DAY, S, {})
-    assert step3.book.get(L2).thickness == 0.0 and step3.transitions[-1].name == "thin"
+    # thin rounds the retrace up (0.1 -> 0.25): a one-step deadband against churning the same calls
+    assert step3.book.get(L2).thickness == 0.25 and step3.transitions[-1].name == "thin"
+    hovering = votes(
+        ts_macd_building="for",
+        ts_macd_stabilizing="for",
+        vix_rsi="for",
+        term_structure="for",
+        values={"ts_macd_stabilizing": 0.74, "ts_macd_building": 0.2},
+    )
+    assert step_layers(step2.book, hovering, T0 + 3 * DAY, S, {}).book.get(L2).thickness == 0.75
 
 
 def test_active_layer_2_thickens_with_the_histogram_but_never_thins():
