@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from bot.sim.market.api import Bar, Instrument, ModelGreeks, OptionChain
-from bot.sim.wire import frame
+from bot.sim.wire import frame, frame_raw
 
 # message ids (server -> client)
 TICK_PRICE, TICK_SIZE, ORDER_STATUS, ERROR, OPEN_ORDER = 1, 2, 3, 4, 5
@@ -234,13 +234,14 @@ def market_data_type(req_id: int, data_type: int) -> bytes:
 
 
 def tick_price(req_id: int, tick_type: int, price: float, size: float | None, attr_mask: int = 0) -> bytes:
-    """Price ticks: NaN is sent as the text 'nan' only by the bad-price fault; normal absence is -1 like IB."""
-    price_text = "nan" if math.isnan(price) else repr(float(price))
-    return frame([TICK_PRICE, 6, req_id, tick_type, price_text, "" if size is None else qty(size), attr_mask])
+    """Price ticks (the hot path, so formatted directly). NaN is sent as 'nan' only by the bad-price fault."""
+    price_text = "nan" if price != price else repr(float(price))
+    size_text = "" if size is None else qty(size)
+    return frame_raw(f"1\x006\x00{req_id}\x00{tick_type}\x00{price_text}\x00{size_text}\x00{attr_mask}\x00".encode())
 
 
 def tick_size(req_id: int, tick_type: int, size: float) -> bytes:
-    return frame([TICK_SIZE, 6, req_id, tick_type, qty(size)])
+    return frame_raw(f"2\x006\x00{req_id}\x00{tick_type}\x00{qty(size)}\x00".encode())
 
 
 def tick_option_computation(req_id: int, tick_type: int, g: ModelGreeks) -> bytes:

@@ -52,6 +52,7 @@ PRICE_TICKS = {"bid": (1, 66), "ask": (2, 67), "last": (4, 68), "high": (6, 72),
 SIZE_OF = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
 SIZE_TICKS = {"bid_size": (0, 69), "ask_size": (3, 70), "last_size": (5, 71), "volume": (8, 74)}
 MODEL_GREEKS_TICK = (13, 83)
+GREEKS_REFRESH_S = 1.0  # real seconds between model-greek refreshes of an option whose quote did not move
 WRITE_BUFFER_LIMIT = 1 << 20  # above this a slow client gets conflated market data instead of a growing backlog
 
 
@@ -88,6 +89,7 @@ class Subscription:
     data_type: int
     sent: dict[str, float] = field(default_factory=dict)
     greeks: tuple[float, ...] | None = None
+    greeks_at: float = 0.0
 
 
 class SimServer:
@@ -845,6 +847,7 @@ class Session(asyncio.Protocol):
             self._push_sub(sub, t, quotes, mode)
 
     def _push_sub(self, sub: Subscription, t: dt.datetime, quotes: dict[int, Quote | None], mode: str | None) -> None:
+        """Send what changed since the last push of this subscription (the hot path: no per-field allocations)."""
         if mode == "stop":
             return
         quote = self.server.quote(sub.instrument.con_id, t, quotes)
@@ -853,25 +856,36 @@ class Session(asyncio.Protocol):
         values = _faulty(quote, mode) if mode else _quote_values(quote)
         delayed = 1 if sub.data_type in (3, 4) else 0
         sent = sub.sent
-        changed_prices = [k for k in PRICE_TICKS if k in values and sent.get(k) != values[k]]
-        for k in changed_prices:
+        req_id = sub.req_id
+        send = self.send
+        changed = False
+        for k, ticks in PRICE_TICKS.items():
+            v = values.get(k)
+            if v is None or sent.get(k) == v:
+                continue
+            changed = True
             size_key = SIZE_OF.get(k)
             size = values.get(size_key) if size_key else None
-            self.send(m.tick_price(sub.req_id, PRICE_TICKS[k][delayed], values[k], size))
-            sent[k] = values[k]
+            send(m.tick_price(req_id, ticks[delayed], v, size))
+            sent[k] = v
             if size_key and size is not None:
                 sent[size_key] = size
         for k, ticks in SIZE_TICKS.items():
-            if k in values and sent.get(k) != values[k]:
-                self.send(m.tick_size(sub.req_id, ticks[delayed], values[k]))
-                sent[k] = values[k]
+            v = values.get(k)
+            if v is not None and sent.get(k) != v:
+                send(m.tick_size(req_id, ticks[delayed], v))
+                sent[k] = v
         if sub.instrument.sec_type == "OPT" and mode is None:
-            greeks = self.server.market.greeks(sub.instrument.con_id, t)
-            if greeks is not None:
-                key = _greeks_key(greeks)
-                if key != sub.greeks:
-                    sub.greeks = key
-                    self.send(m.tick_option_computation(sub.req_id, MODEL_GREEKS_TICK[delayed], greeks))
+            # greeks follow the quote; recompute when it moved, and at least every GREEKS_REFRESH_S otherwise
+            now = time.monotonic()
+            if changed or sub.greeks is None or now - sub.greeks_at >= GREEKS_REFRESH_S:
+                sub.greeks_at = now
+                greeks = self.server.market.greeks(sub.instrument.con_id, t)
+                if greeks is not None:
+                    key = _greeks_key(greeks)
+                    if key != sub.greeks:
+                        sub.greeks = key
+                        send(m.tick_option_computation(req_id, MODEL_GREEKS_TICK[delayed], greeks))
 
     # ---- historical data ---------------------------------------------------------------------------------------
     def _req_historical_data(self, f: list[str]) -> None:
@@ -915,16 +929,10 @@ class Session(asyncio.Protocol):
 
 
 def _quote_values(q: Quote) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k in ("bid", "ask", "last", "close", "high", "low"):
-        v = getattr(q, k)
-        if math.isfinite(v):
-            out[k] = v
-    for k in ("bid_size", "ask_size", "last_size", "volume"):
-        v = getattr(q, k)
-        if math.isfinite(v):
-            out[k] = v
-    return out
+    """The quote's finite fields by name (NaN means 'no value': nothing is sent for it)."""
+    raw = {"bid": q.bid, "ask": q.ask, "last": q.last, "close": q.close, "high": q.high, "low": q.low,
+           "bid_size": q.bid_size, "ask_size": q.ask_size, "last_size": q.last_size, "volume": q.volume}  # fmt: skip
+    return {k: v for k, v in raw.items() if v == v and v not in (math.inf, -math.inf)}
 
 
 def _faulty(q: Quote, mode: str) -> dict[str, float]:
