@@ -92,7 +92,7 @@ class SignalSettings(Section):
         default=0.3,
         gt=0,
         le=1,
-        description="`ts_macd_stabilizing` FOR once the histogram has fallen this share below its peak",
+        description="`ts_macd_stabilizing` FOR while the histogram falls and is this share below its peak",
     )
     macro_calendar_file: Path | None = Field(
         default=None, description="CSV `date,event,description,scheduled,source` of CPI, PPI and FOMC dates"

@@ -9,7 +9,7 @@ Vote names (stable: intents, transitions and the journal quote them):
 | `vix_level_tail` | VIX > 35 (layer 3) | VIX / 35 |
 | `term_structure` | F1/F2 > 1 or VIX/VIX3M > 1, from whichever pair is fresh | the larger fresh ratio / 1 |
 | `ts_macd_building` | MACD(12,26,9) histogram of the z-scored ratio is > 0 and rising | histogram (z units) / 0 |
-| `ts_macd_stabilizing` | the histogram has fallen >= 30% below a recent peak of >= 0.2 | retrace share / 0.3 |
+| `ts_macd_stabilizing` | the histogram is falling, >= 30% below a peak of >= 0.2 in 20 sessions | retrace / 0.3 |
 | `macro_event` | a CPI/PPI/FOMC date lies within 1 session before .. 1 session after today | signed sessions / window |
 | `breadth` | A/D line below its 20-session average, or net advances below -1500 | A/D minus average / 0 |
 | `external:<name>` | the user rule (threshold or rate of change, above or below) | compared value / threshold |
@@ -255,8 +255,11 @@ def ts_macd(
         st_detail = f"no histogram peak >= {s.macd_peak_min:g} in {s.macd_peak_lookback} sessions (max {peak:+.3f})"
         return building, SignalVote(st_name, Vote.AGAINST, 0.0, s.macd_peak_retrace, st_detail), memory
     retrace = (peak - now_h) / peak
-    stable = peak_i < len(window) - 1 and retrace >= s.macd_peak_retrace
-    st_detail = f"histogram {now_h:+.3f} is {retrace:.0%} below its peak {peak:+.3f} (need {s.macd_peak_retrace:.0%})"
+    stable = peak_i < len(window) - 1 and retrace >= s.macd_peak_retrace and not rising
+    st_detail = (
+        f"histogram {now_h:+.3f} is {retrace:.0%} below its peak {peak:+.3f} (need {s.macd_peak_retrace:.0%}) "
+        f"and {'rising' if rising else 'falling'}"
+    )
     stabilizing = SignalVote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
     return building, stabilizing, memory
 

@@ -397,3 +397,14 @@ def test_daily_series_before_cuts_at_a_date():
     cut = s.before(s.dates[-1])
     assert cut.dates == s.dates[:2] and cut.values.tolist() == [1.0, 2.0] and not cut.values.flags.writeable
     assert len(s.before(s.dates[0])) == 0 and s.count_before(s.dates[1]) == 1
+
+
+def test_ts_macd_stabilizing_needs_the_histogram_to_be_falling():
+    up = list(np.linspace(0.92, 1.10, 6))
+    down = list(np.linspace(1.08, 0.95, 8))
+    hist = series(ratio_path(200, up + down))
+    falling = vote("ts_macd_stabilizing", inputs(ratio_history=hist, f1=q(0.94 * 20), f2=q(20.0)))
+    bounce = vote("ts_macd_stabilizing", inputs(ratio_history=hist, f1=q(1.06 * 20), f2=q(20.0)))  # curve re-inverts
+    assert falling.vote is Vote.FOR and "falling" in falling.detail
+    assert bounce.vote is Vote.AGAINST and "rising" in bounce.detail
+    assert bounce.value >= S.macd_peak_retrace  # still far below the peak: only the direction says no
