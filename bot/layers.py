@@ -337,6 +337,8 @@ def step_layers(
     flat: Mapping[LayerId, bool],
 ) -> LayerStep:
     """One step of all three layers, lowest first, each seeing the layers below as already updated."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("step_layers: `now` must be timezone-aware (phase times are compared across restarts)")
     ctx = _Ctx(votes, now, settings)
     current = book
     for layer in (LayerId.NEAR_TERM, LayerId.MID_CURVE, LayerId.TAIL):

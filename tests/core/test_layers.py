@@ -225,3 +225,8 @@ def test_no_arming_while_the_calm_quorum_also_holds():
     # once the curve inverts, calm no longer holds and the layer arms
     hot = votes(vix_rsi="for", term_structure="for")
     assert step_layers(LayerBook(), hot, T0, S, {}).book.get(L1).phase is LayerPhase.ARMED
+
+
+def test_a_naive_now_is_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        step_layers(LayerBook(), votes(), dt.datetime(2018, 2, 5, 16, 0), S, {})
