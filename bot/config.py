@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from bot.settings.approval import ApprovalSettings
 from bot.settings.backtest import BacktestSettings
@@ -17,7 +17,7 @@ from bot.settings.book import BookSettings
 from bot.settings.broker import BrokerSettings
 from bot.settings.execution import ExecutionSettings
 from bot.settings.general import BotSettings, LoggingSettings
-from bot.settings.layers import LayerSettings
+from bot.settings.layers import LayerSettings, check_signal_names
 from bot.settings.risk import RiskSettings
 from bot.settings.signals import SignalSettings
 from bot.settings.sim import SimSettings
@@ -37,6 +37,12 @@ class AppConfig(Section):
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings, description="manual approval")
     sim: SimSettings = Field(default_factory=SimSettings, description="built-in gateway simulator")
     backtest: BacktestSettings = Field(default_factory=BacktestSettings, description="historical backtest")
+
+    @model_validator(mode="after")
+    def _layer_rules_name_configured_signals(self) -> AppConfig:
+        """A quorum rule naming an `external:<name>` that [signals] does not configure would never vote."""
+        check_signal_names(self.layers, self.signals)
+        return self
 
 
 class ConfigError(Exception):

@@ -79,3 +79,12 @@ def test_check_config_cli_exit_codes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bot.mode" in err and "Traceback" not in err
     assert main(["check-config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_rule_naming_an_unconfigured_external_signal_is_refused():
+    from bot.settings.layers import LayerSettings
+
+    rules = [rule.model_dump() for rule in LayerSettings().rules]
+    rules[0]["signals"] = [*rules[0]["signals"], "external:pe_ratio"]
+    with pytest.raises(ConfigError, match="external:pe_ratio"):
+        config_from_mapping({"layers": {"rules": rules}})
