@@ -4,8 +4,10 @@ Why a sensitivity table and not a best run: with dozens of sets, the best one is
 "count every parameter set tried"). For each parameter value the table shows the median (and the worst) of each
 metric across all the other parameters, so a reader sees which knobs move the result and how much.
 
-Data is loaded once per worker process (pool initializer); a set only runs the condor engine and the hedges whose
-settings can change (`unhedged`, `futures_always`, and `alvh` when the strategy core is available).
+Grid keys are dotted settings: relative to `backtest` (`condor.short_delta`) or absolute (`backtest.condor.x`,
+`sizing.h_max`, `signals....`). Data is loaded once per worker process (pool initializer). A set runs the condor
+engine and `futures_always` (fast, ~10 sets/s per core); ALVH goes through `bot.strategy.decide` day by day (seconds
+per set), so it is included only on request (`with_alvh`), e.g. to sweep the strategy's own settings.
 """
 
 from __future__ import annotations
@@ -22,41 +24,45 @@ import numpy as np
 from bot.backtest.data import MarketData, load_directory
 from bot.backtest.hedges import hold_contract
 from bot.backtest.run import run_backtest, strategy_metrics
-from bot.config import ConfigError, config_from_mapping
-from bot.settings.backtest import BacktestSettings
+from bot.config import AppConfig, ConfigError, config_from_mapping
 
-SWEPT = frozenset({"unhedged", "futures_always"})
-METRICS = ("annual_return", "max_drawdown", "worst_window_drawdown", "income_preserved", "hedge_cost_share_of_credit")
+FAST = frozenset({"unhedged", "futures_always"})
+WITH_ALVH = FAST | {"alvh"}
 
 
 @dataclass(frozen=True)
 class SweepResult:
     keys: tuple[str, ...]
-    rows: list[dict[str, Any]]  # one per set: parameters, then "<strategy>.<metric>"
+    rows: list[dict[str, Any]]  # one per set: parameters, then "<strategy>.<metric>", then "error"
     tried: int
     failed: int
+    strategies: frozenset[str]
 
 
-def settings_with(base: BacktestSettings, overrides: dict[str, float]) -> BacktestSettings:
+def absolute_key(key: str) -> str:
+    """`condor.short_delta` -> `backtest.condor.short_delta`; keys naming a top-level section stay as they are."""
+    return key if key.split(".", 1)[0] in AppConfig.model_fields else f"backtest.{key}"
+
+
+def config_with(base: AppConfig, overrides: dict[str, float]) -> AppConfig:
     """`base` with dotted overrides applied and validated like a config file (ConfigError on a bad key/value)."""
     raw = base.model_dump(mode="json")
     for key, value in overrides.items():
+        full = absolute_key(key)
         node = raw
-        parts = key.split(".")
+        parts = full.split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
-                raise ConfigError(
-                    f"sweep grid: `backtest.{key}` is not a backtest setting. Fix: see config/default.toml"
-                )
+                raise ConfigError(_unknown(full))
             node = node[part]
         if parts[-1] not in node or isinstance(node[parts[-1]], dict):
-            raise ConfigError(f"sweep grid: `backtest.{key}` is not a backtest setting. Fix: see config/default.toml")
+            raise ConfigError(_unknown(full))
         node[parts[-1]] = value
-    return config_from_mapping({"backtest": raw}, source="sweep grid").backtest
+    return config_from_mapping(raw, source="sweep grid")
 
 
 def _unknown(key: str) -> str:
-    return f"sweep grid: `backtest.{key}` is not a backtest setting. Fix: use a dotted key from config/default.toml"
+    return f"sweep grid: `{key}` is not a setting. Fix: use a dotted key from config/default.toml"
 
 
 def combinations(grid: dict[str, tuple[float, ...]]) -> Iterator[dict[str, float]]:
@@ -65,9 +71,19 @@ def combinations(grid: dict[str, tuple[float, ...]]) -> Iterator[dict[str, float
         yield dict(zip(keys, values, strict=True))
 
 
-def evaluate(data: MarketData, settings: BacktestSettings, held: np.ndarray | None = None) -> dict[str, Any]:
+def evaluate(
+    data: MarketData, config: AppConfig, held: np.ndarray | None = None, with_alvh: bool = False
+) -> dict[str, Any]:
     """Key metrics of one parameter set (the sweep's row, without the parameters)."""
-    result = run_backtest(data, settings, only=SWEPT, held=held)
+    alvh_leg = None
+    if with_alvh:
+        from bot.backtest.alvh import alvh_leg as leg
+
+        def alvh_leg(d, _s, c):  # type: ignore[no-untyped-def]
+            return leg(d, config, c)
+
+    only = WITH_ALVH if with_alvh else FAST
+    result = run_backtest(data, config.backtest, alvh_leg=alvh_leg, only=only, held=held)
     row: dict[str, Any] = {}
     for name, values in strategy_metrics(result).items():
         if not values.get("ran"):
@@ -85,22 +101,23 @@ def evaluate(data: MarketData, settings: BacktestSettings, held: np.ndarray | No
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(directory: str, start: str, end: str, base_json: dict[str, Any]) -> None:
+def _init_worker(directory: str, start: str, end: str, base_json: dict[str, Any], with_alvh: bool) -> None:
     data = load_directory(directory)
     _WORKER["data"] = data.slice(max(start, str(data.dates[0])), min(end, str(data.dates[-1])))
-    _WORKER["base"] = BacktestSettings.model_validate(base_json)
+    _WORKER["base"] = AppConfig.model_validate(base_json)
     _WORKER["held"] = {}
+    _WORKER["with_alvh"] = with_alvh
 
 
 def _run_one(overrides: dict[str, float]) -> dict[str, Any]:
     data: MarketData = _WORKER["data"]
-    settings = settings_with(_WORKER["base"], overrides)
-    roll = settings.competitors.roll_days
-    held = _WORKER["held"].get(roll)
-    if held is None:
-        held = _WORKER["held"][roll] = hold_contract(data, roll)
     try:
-        return {**overrides, **evaluate(data, settings, held), "error": ""}
+        config = config_with(_WORKER["base"], overrides)
+        roll = config.backtest.competitors.roll_days
+        held = _WORKER["held"].get(roll)
+        if held is None:
+            held = _WORKER["held"][roll] = hold_contract(data, roll)
+        return {**overrides, **evaluate(data, config, held, _WORKER["with_alvh"]), "error": ""}
     except Exception as exc:  # a set that breaks is counted and reported, never silently dropped
         return {**overrides, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -109,16 +126,17 @@ def run_sweep(
     directory: str,
     start: str,
     end: str,
-    base: BacktestSettings,
+    base: AppConfig,
     grid: dict[str, tuple[float, ...]],
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
+    with_alvh: bool = False,
 ) -> SweepResult:
     sets = list(combinations(grid))
-    for overrides in sets[:1]:
-        settings_with(base, overrides)  # fail fast on a bad key or value, before starting processes
+    for overrides in sets:
+        config_with(base, overrides)  # fail fast on a bad key or value, before starting processes
     n_workers = workers or os.cpu_count() or 1
-    args = (directory, start, end, base.model_dump(mode="json"))
+    args = (directory, start, end, base.model_dump(mode="json"), with_alvh)
     rows: list[dict[str, Any]] = []
     if n_workers == 1:
         _init_worker(*args)
@@ -133,15 +151,13 @@ def run_sweep(
                 if progress:
                     progress(1)
     failed = sum(1 for r in rows if r.get("error"))
-    return SweepResult(tuple(grid), rows, tried=len(sets), failed=failed)
+    return SweepResult(tuple(grid), rows, len(sets), failed, WITH_ALVH if with_alvh else FAST)
 
 
 def sensitivity(result: SweepResult) -> list[dict[str, Any]]:
     """Per parameter value: median and worst of each metric over every set with that value."""
     ok = [r for r in result.rows if not r.get("error")]
-    metric_keys = sorted(
-        {k for r in ok for k in r if "." in k and k.split(".", 1)[0] in SWEPT and k not in result.keys}
-    )
+    metric_keys = sorted({k for r in ok for k in r if k.split(".", 1)[0] in result.strategies and k not in result.keys})
     table: list[dict[str, Any]] = []
     for key in result.keys:
         for value in sorted({r[key] for r in ok}):
@@ -156,13 +172,15 @@ def sensitivity(result: SweepResult) -> list[dict[str, Any]]:
 
 
 def sensitivity_markdown(result: SweepResult, table: list[dict[str, Any]]) -> str:
+    hedged = "alvh" if "alvh" in result.strategies else "futures_always"
     cols = [
         ("unhedged.annual_return.median", "unhedged per year (median)"),
         ("unhedged.max_drawdown.median", "unhedged max DD (median)"),
         ("unhedged.max_drawdown.worst", "unhedged max DD (worst)"),
-        ("futures_always.max_drawdown.median", "hedged max DD (median)"),
-        ("futures_always.worst_window_drawdown.median", "hedged worst window DD (median)"),
-        ("futures_always.income_preserved.median", "hedged income kept (median)"),
+        (f"{hedged}.annual_return.median", f"{hedged} per year (median)"),
+        (f"{hedged}.max_drawdown.median", f"{hedged} max DD (median)"),
+        (f"{hedged}.worst_window_drawdown.median", f"{hedged} worst window DD (median)"),
+        (f"{hedged}.income_preserved.median", f"{hedged} income kept (median)"),
     ]
     out = [
         f"Parameter sets tried: {result.tried} (failed: {result.failed}). Every set counts; no set is singled out.",

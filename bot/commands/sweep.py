@@ -22,9 +22,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--grid",
         action="append",
         metavar="KEY=V1,V2",
-        help="replace the grid with these axes, e.g. --grid condor.short_delta=0.1,0.16 (repeatable)",
+        help="replace the grid with these axes, e.g. --grid condor.short_delta=0.1,0.16 or sizing.h_max=0.5,0.6 "
+        "(keys relative to backtest, or absolute; repeatable)",
     )
     parser.add_argument("--workers", type=int, help="worker processes (default: backtest.sweep.workers, 0 = cores)")
+    parser.add_argument(
+        "--alvh",
+        action="store_true",
+        help="also run ALVH through bot.strategy.decide for every set (seconds per set; for strategy settings)",
+    )
     parser.add_argument("--out", help="write sweep_sets.csv (every set) and sensitivity.md into this directory")
     parser.add_argument("--json", action="store_true", help="print every set and the sensitivity table as JSON")
 
@@ -45,6 +51,7 @@ def parse_grid(items: list[str]) -> dict[str, tuple[float, ...]]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from bot.backtest.alvh import strategy_available
     from bot.backtest.sweep import run_sweep, sensitivity, sensitivity_markdown
     from bot.backtest.validate import DataError
     from bot.commands.backtest import _date
@@ -59,13 +66,15 @@ def run(args: argparse.Namespace) -> int:
     workers = s.sweep.workers if args.workers is None else args.workers
     if workers < 0:
         raise UserError("--workers must be 0 (one per core) or more")
+    if args.alvh and not strategy_available():
+        raise UserError("--alvh: bot.strategy.decide is not available in this build. Fix: drop --alvh")
     total = 1
     for values in grid.values():
         total *= len(values)
     began = time.perf_counter()
     with tqdm(total=total, desc="sweep", unit="set", file=sys.stderr, disable=None) as bar:
         try:
-            result = run_sweep(args.data, start, end, s, grid, workers, progress=bar.update)
+            result = run_sweep(args.data, start, end, config, grid, workers, progress=bar.update, with_alvh=args.alvh)
         except DataError as exc:
             raise UserError(str(exc)) from None
     elapsed = time.perf_counter() - began

@@ -152,7 +152,8 @@ class SweepSettings(Section):
             "condor.wing_width_pct": (0.01, 0.02, 0.04),
             "competitors.futures_hedge_ratio": (0.25, 0.5, 0.75),
         },
-        description="`alvh sweep` grid: dotted backtest setting -> values; every combination is run and counted",
+        description="`alvh sweep` grid: dotted setting (relative to backtest, or absolute such as sizing.h_max) -> "
+        "values; every combination is run and counted",
     )
     workers: int = Field(0, ge=0, description="worker processes for the sweep; 0 = one per core")
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.backtest.sweep import combinations, settings_with
+from bot.backtest.sweep import combinations, config_with
 from bot.cli import main
-from bot.config import ConfigError
-from bot.settings.backtest import BacktestSettings
+from bot.config import AppConfig, ConfigError
 
 from .synth import make_data_dir
 
@@ -27,12 +26,16 @@ def test_combinations_cover_the_whole_grid() -> None:
 
 
 def test_overrides_are_validated_like_a_config_file() -> None:
-    s = settings_with(BacktestSettings(), {"condor.short_delta": 0.2})
-    assert s.condor.short_delta == 0.2 and s.condor.take_profit == BacktestSettings().condor.take_profit
-    with pytest.raises(ConfigError, match="not a backtest setting"):
-        settings_with(BacktestSettings(), {"condor.short_detla": 0.2})
+    c = config_with(AppConfig(), {"condor.short_delta": 0.2, "sizing.h_max": 0.55})
+    assert c.backtest.condor.short_delta == 0.2 and c.sizing.h_max == 0.55
+    assert c.backtest.condor.take_profit == AppConfig().backtest.condor.take_profit
+    assert config_with(AppConfig(), {"backtest.condor.short_delta": 0.2}) == config_with(
+        AppConfig(), {"condor.short_delta": 0.2}
+    )
+    with pytest.raises(ConfigError, match="not a setting"):
+        config_with(AppConfig(), {"condor.short_detla": 0.2})
     with pytest.raises(ConfigError, match="short_delta"):
-        settings_with(BacktestSettings(), {"condor.short_delta": 0.9})
+        config_with(AppConfig(), {"condor.short_delta": 0.9})
 
 
 def test_sweep_runs_and_counts_every_set(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -61,6 +64,18 @@ def test_sweep_runs_and_counts_every_set(data_dir: Path, tmp_path: Path, capsys:
 
 def test_bad_grid_is_a_user_error(data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["sweep", "--data", str(data_dir), "--grid", "condor.nope=1,2"]) == 2
-    assert "not a backtest setting" in capsys.readouterr().err
+    assert "not a setting" in capsys.readouterr().err
     assert main(["sweep", "--data", str(data_dir), "--grid", "condor.short_delta"]) == 2
     assert "expected KEY=V1,V2" in capsys.readouterr().err
+
+
+def test_sweep_can_include_alvh_and_strategy_settings(data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    from bot.backtest.alvh import strategy_available
+
+    if not strategy_available():
+        pytest.skip("bot.strategy.decide is not available yet")
+    argv = ["sweep", "--data", str(data_dir), "--workers", "1", "--alvh", "--json", "--grid", "sizing.h_max=0.5,0.6"]
+    assert main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["tried"] == 2 and payload["failed"] == 0
+    assert all("alvh.max_drawdown" in row for row in payload["sets"])
