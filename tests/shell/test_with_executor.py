@@ -96,8 +96,10 @@ def test_restart_after_an_interrupted_ladder_never_over_sends(private_dir, still
         journal = Journal.open(path, clock=FakeClock(NOW))
         rec = journal.record_intent(INTENT, mode="paper", needs_approval=False)
         journal.begin_submit(rec.id, rec.fingerprint)
-        task = asyncio.create_task(Executor(broker, FAST, JournalExecutionAdapter(journal)).execute(INTENT))
-        await asyncio.sleep(0.02)
+        slow_steps = FAST.model_copy(update={"step_interval_s": 2.0})  # the drop lands in step 0, even under load
+        task = asyncio.create_task(Executor(broker, slow_steps, JournalExecutionAdapter(journal)).execute(INTENT))
+        while not broker.orders:  # step 0 placed (no fixed sleep: the machine may be busy)
+            await asyncio.sleep(0.005)
         first = broker.orders[0]
         broker.drop()  # the bot goes deaf, then "dies"
         broker.fill(first, 2)
