@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -311,3 +312,83 @@ def test_log_guard_sees_a_decoder_error(lib: ModuleType, tmp_path: Path) -> None
     finally:
         logger.removeHandler(guard)
     assert guard.unexpected()
+
+
+def test_modify_by_replacing_and_account_summary_after_1102(
+    lib: ModuleType, log_guard: LogGuard, tmp_path: Path
+) -> None:
+    log_guard.allow(r"Error 1102")
+
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path)
+        async with sim:
+            ib = await connect(lib, sim.port)
+            order = lib.LimitOrder("BUY", 2, 16.00, orderRef="mod")
+            trade = ib.placeOrder(vx(lib), order)
+            await until(lambda: trade.orderStatus.status == "Submitted")
+            order.lmtPrice = 17.10  # re-place the same orderId: now marketable
+            ib.placeOrder(vx(lib), order)
+            await until(lambda: trade.orderStatus.status == "Filled")
+            assert trade.fills[0].execution.price == 17.05 and trade.order.permId == trade.orderStatus.permId
+            sim.faults.broadcast(1102)  # both libraries then request the account summary themselves
+            await until(lambda: any(v.tag == "NetLiquidation" for v in ib.wrapper.acctSummary.values()))
+            ib.disconnect()
+        events = [e["event"] for e in read_orders_log(tmp_path / "orders.jsonl")]
+        assert events.count("place") == 2 and "modify" in events
+
+    run(body())
+
+
+def test_refused_connections_come_back(lib: ModuleType, log_guard: LogGuard, tmp_path: Path) -> None:
+    log_guard.allow(r"API connection failed|Make sure API port")
+
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path)
+        async with sim:
+            port = sim.port
+            sim.faults.refuse(0.6)
+            ib = lib.IB()
+            with pytest.raises(ConnectionRefusedError):
+                await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=2)
+            await asyncio.sleep(0.8)
+            ib = await connect(lib, port)
+            assert ib.isConnected()
+            ib.disconnect()
+
+    run(body())
+
+
+def test_live_looking_account_and_delayed_data(lib: ModuleType, log_guard: LogGuard, tmp_path: Path) -> None:
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path, account_id="U7654321")
+        async with sim:
+            ib = await connect(lib, sim.port)
+            assert ib.managedAccounts() == ["U7654321"]
+            ib.reqMarketDataType(3)
+            ticker = ib.reqMktData(vx(lib))
+            await until(lambda: ticker.bid == 17.0 and ticker.ask == 17.05 and ticker.marketDataType == 3)
+            ib.disconnect()
+
+    run(body())
+
+
+def test_expired_positions_are_cash_settled_the_day_after(lib: ModuleType, log_guard: LogGuard, tmp_path: Path) -> None:
+    async def body() -> None:
+        sim, market, clock = make_sim(tmp_path)
+        market.settlements[PUT_SHORT.con_id] = 0.0  # expired out of the money
+        market.settlements[PUT_LONG.con_id] = 0.0
+        async with sim:
+            ib = await connect(lib, sim.port)
+            cash_before = sim.account_state().cash
+            clock.set(dt.datetime(2026, 12, 18, 20, 0, tzinfo=dt.UTC))  # expiry day: not yet
+            sim.step()
+            assert sim.account_state().positions[PUT_SHORT.con_id].quantity == -10
+            clock.set(dt.datetime(2026, 12, 19, 14, 0, tzinfo=dt.UTC))
+            sim.step()
+            await until(lambda: all(p.position == 0 for p in ib.positions()))
+            state = sim.account_state()
+            assert state.cash == pytest.approx(cash_before)  # worthless: no cash moves
+            assert state.realized_pnl == pytest.approx(10 * 1020 - 10 * 610)  # the credit is kept, the wing lost
+            ib.disconnect()
+
+    run(body())
