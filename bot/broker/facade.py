@@ -12,7 +12,9 @@ What the engine gets (see `Broker` for the calls):
   with backoff, read a new ReconciliationSnapshot, resubscribe every market-data line, then CONNECTED again.
 
 Library callbacks run synchronously inside the library's reader; they only convert and enqueue. Nothing in a
-callback awaits, and reconnecting happens in a task, never inside the disconnect callback.
+callback awaits, and reconnecting happens in a task, never inside the disconnect callback. Timeouts use
+`asyncio.timeout`, not `asyncio.wait_for`: on Python 3.11 wait_for can swallow a cancellation that races with the
+result, and a task that cannot be cancelled is a task that cannot be shut down.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class BrokerTuning:
     historical_min_interval_s: float = 2.0  # between historical request starts
     pacing_retry_s: float = 15.0  # wait before retrying a request refused for pacing
     pacing_retries: int = 3  # retries of a paced request before giving up
+    market_data_type: int = 1  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen (paper accounts without data: 3)
 
     def __post_init__(self) -> None:
         for name in ("reconnect_initial_s", "reconnect_max_s", "watchdog_interval_s", "watchdog_timeout_s"):
@@ -98,6 +101,8 @@ class BrokerTuning:
                 raise ValueError(f"BrokerTuning.{name} must be > 0")
         if self.initial_connect_attempts < 1 or self.historical_concurrency < 1 or self.pacing_retries < 0:
             raise ValueError("BrokerTuning: attempts and concurrency must be >= 1, retries >= 0")
+        if self.market_data_type not in (1, 2, 3, 4):
+            raise ValueError(f"BrokerTuning.market_data_type must be 1, 2, 3 or 4, got {self.market_data_type}")
 
 
 @dataclass
@@ -202,7 +207,8 @@ class Broker:
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until orders may be sent again; False on timeout."""
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         except TimeoutError:
             return False
         return self.is_ready
@@ -304,6 +310,8 @@ class Broker:
             self._generation += 1
             self._competing_session = False
             self._set_state(BrokerState.RECONCILING)
+            if self.tuning.market_data_type != 1:
+                self._ib.reqMarketDataType(self.tuning.market_data_type)
             snapshot = await self.refresh_snapshot()
             await self._resubscribe_all()
         except BaseException:
@@ -363,7 +371,8 @@ class Broker:
             if self._state not in (BrokerState.READY, BrokerState.DEGRADED):
                 continue
             try:
-                await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), self.tuning.watchdog_timeout_s)
+                async with asyncio.timeout(self.tuning.watchdog_timeout_s):
+                    await self._ib.reqCurrentTimeAsync()
             except (TimeoutError, ConnectionError) as exc:
                 if self._closing or self._state not in (BrokerState.READY, BrokerState.DEGRADED):
                     continue
@@ -375,7 +384,8 @@ class Broker:
     async def _request(self, what: str, awaitable: Awaitable[T]) -> T:
         """Await one library request under request_timeout_s; map the library's errors to the facade's."""
         try:
-            return await asyncio.wait_for(awaitable, self.settings.request_timeout_s)
+            async with asyncio.timeout(self.settings.request_timeout_s):
+                return await awaitable
         except TimeoutError:
             raise RequestTimeoutError(f"{what}: no answer within {self.settings.request_timeout_s}s") from None
         except self.lib.RequestError as exc:

@@ -154,6 +154,14 @@ class Executor:
                 blocker = outcome
         return outcomes
 
+    def shutdown(self) -> list[int]:
+        """Clean shutdown, per execution.shutdown_policy: 'cancel' asks the broker to cancel every working ladder
+        order and returns their ids; 'leave' leaves them working (the next start reconciles them by orderRef).
+        The caller then cancels its execute() tasks and journals which policy applied."""
+        if self.settings.shutdown_policy == "leave":
+            return []
+        return self.cancel_working()
+
     def cancel_working(self) -> list[int]:
         """Ask the broker to cancel every working order of the intents in flight (clean shutdown)."""
         cancelled = []
@@ -409,7 +417,8 @@ class _LadderRun:
             if left <= 0:
                 return False
             try:
-                item = await asyncio.wait_for(self.watch.queue.get(), left)
+                async with asyncio.timeout(left):  # not wait_for: on 3.11 it can swallow our own cancellation
+                    item = await self.watch.queue.get()
             except TimeoutError:
                 return done()
             if self._absorb(item):

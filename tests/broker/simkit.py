@@ -10,11 +10,24 @@ from typing import Any
 
 from bot.broker import Broker, BrokerTuning
 from bot.broker.types import BrokerEvent
+from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
+from bot.domain.layers import LayerId
 from bot.settings.broker import BrokerSettings
+from bot.settings.execution import ExecutionSettings
 from bot.sim.clock import ManualClock
 from bot.sim.market.api import MarketModel
 from bot.sim.orders_log import read_orders_log
 from bot.sim.runner import Simulator
+
+# Execution timings short enough for tests; the ladder logic is the same as with the defaults.
+SETTINGS = ExecutionSettings(
+    ladder_steps=3,
+    step_interval_s=0.3,
+    cancel_timeout_s=2.0,
+    quote_wait_s=2.0,
+    reconnect_wait_s=5.0,
+    execution_report_wait_s=1.0,
+)
 
 FAST_TUNING = BrokerTuning(
     reconnect_initial_s=0.05,
@@ -95,3 +108,16 @@ def max_working_at_once(records: list[dict[str, Any]]) -> int:
 
 def filled_shares(records: list[dict[str, Any]]) -> float:
     return sum(r["shares"] for r in records if r["event"] == "fill")
+
+
+async def front_intent(
+    broker: Broker, market: MarketModel, intent_id: str, quantity: int = 3, side: Side = Side.BUY
+) -> Intent:
+    """An intent on the front VX future, limit half a point through the far side, once a quote is in."""
+    front = (await broker.vx_curve(today=market.info.start.date())).contracts[0]
+    await broker.subscribe(front)
+    await until(lambda: broker.latest_quote(front.con_id) is not None, what="a VX quote")
+    quote = broker.latest_quote(front.con_id)
+    limit = quote.ask + 0.5 if side is Side.BUY else quote.bid - 0.5
+    instrument = HedgeInstrument(HedgeKind.VX, front.expiry_date)
+    return Intent(intent_id, LayerId.NEAR_TERM, instrument, side, quantity, PriceGuidance(quote.mid, limit), "test")

@@ -244,3 +244,26 @@ def test_client_id_in_use_is_reported_and_backed_off(library, calm_market, tmp_p
 
     in_use, ready = run(go())
     assert in_use.code == 326 and ready
+
+
+def test_delayed_market_data_is_requested_and_flagged(library, calm_market, tmp_path) -> None:
+    import dataclasses
+
+    from bot.broker import Broker
+
+    from .simkit import FAST_TUNING, broker_settings
+
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
+            tuning = dataclasses.replace(FAST_TUNING, market_data_type=3)
+            broker = Broker(broker_settings(sim.port, library), tuning=tuning)
+            await broker.connect()
+            try:
+                front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
+                await broker.subscribe(front)
+                return await next_event(broker, lambda e: isinstance(e, QuoteTick) and e.bid is not None)
+            finally:
+                await broker.close()
+
+    quote = run(go())
+    assert quote.frozen and quote.ask is not None  # delayed ticks (66/67) land in bid/ask, marked not live

@@ -12,34 +12,14 @@ import pytest
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
 from bot.domain.layers import LayerId
 from bot.execution import Executor, InMemoryJournal, OutcomeKind
-from bot.settings.execution import ExecutionSettings
 
-from .simkit import connected, filled_shares, max_working_at_once, orders_for, simulator, until
+from .simkit import SETTINGS, connected, filled_shares, front_intent, max_working_at_once, orders_for, simulator, until
 
 pytestmark = pytest.mark.timeout(30)
-
-SETTINGS = ExecutionSettings(
-    ladder_steps=3,
-    step_interval_s=0.3,
-    cancel_timeout_s=2.0,
-    quote_wait_s=2.0,
-    reconnect_wait_s=5.0,
-    execution_report_wait_s=1.0,
-)
 
 
 def run(coro, timeout: float = 20.0):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def front_intent(broker, market, intent_id: str, quantity: int = 3, side: Side = Side.BUY) -> Intent:
-    front = (await broker.vx_curve(today=market.info.start.date())).contracts[0]
-    await broker.subscribe(front)
-    await until(lambda: broker.latest_quote(front.con_id) is not None, what="a VX quote")
-    quote = broker.latest_quote(front.con_id)
-    limit = quote.ask + 0.5 if side is Side.BUY else quote.bid - 0.5
-    instrument = HedgeInstrument(HedgeKind.VX, front.expiry_date)
-    return Intent(intent_id, LayerId.NEAR_TERM, instrument, side, quantity, PriceGuidance(quote.mid, limit), "test")
 
 
 def test_ladder_walks_to_the_ask_and_fills(library, calm_market, tmp_path) -> None:

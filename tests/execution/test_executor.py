@@ -269,3 +269,43 @@ def test_journal_refusing_the_send_means_nothing_is_sent() -> None:
     broker, outcome = run(go())
     assert outcome.kind is OutcomeKind.REFUSED and broker.orders == []
     assert "only a submitted intent" in outcome.reason
+
+
+def test_execution_can_be_cancelled_even_while_evidence_arrives() -> None:
+    """Shutdown cancels execute(); a cancellation racing with an incoming event must still end the task."""
+    from bot.broker.types import OrderEventKind
+
+    async def go():
+        broker = FakeBroker()
+        slow = FAST.model_copy(update={"step_interval_s": 30.0})
+        task = asyncio.create_task(Executor(broker, slow, InMemoryJournal()).execute(intent()))
+        while not broker.orders:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the executor now waits for evidence on its queue
+        broker._emit(broker.orders[0], OrderEventKind.WORKING)  # an event and the cancel in the same loop turn
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        return done
+
+    assert run(go()), "execute() ignored the cancellation"
+
+
+@pytest.mark.parametrize(("policy", "status"), [("cancel", "Cancelled"), ("leave", "Submitted")])
+def test_shutdown_policy(policy: str, status: str) -> None:
+    async def go():
+        broker = FakeBroker()
+        settings = FAST.model_copy(update={"step_interval_s": 30.0, "shutdown_policy": policy})
+        executor = Executor(broker, settings, InMemoryJournal())
+        task = asyncio.create_task(executor.execute(intent()))
+        while not broker.orders:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        cancelled = executor.shutdown()
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return broker, cancelled
+
+    broker, cancelled = run(go())
+    assert broker.orders[0].status == status
+    assert cancelled == ([broker.orders[0].order_id] if policy == "cancel" else [])
