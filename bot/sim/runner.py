@@ -7,6 +7,8 @@ The bot's engine and the tests use this; keep the surface small:
         sim.faults.drop()                                 # any fault, see bot.sim.faults.Faults
         state = sim.account_state()
 
+    sim = build_simulator(settings.sim, scenario="spike", speed=60)   # the real market model from [sim] settings
+
     with SimulatorThread(market, clock) as sim:           # for sync clients
         ib.connect("127.0.0.1", sim.port, clientId=1)
         sim.call(lambda s: s.faults.reject_next())        # runs on the simulator's loop thread
@@ -19,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.sim.account import mark_price
 from bot.sim.clock import RealTimeClock, SimClock
@@ -27,6 +29,9 @@ from bot.sim.faults import Faults, parse_fault_spec
 from bot.sim.market.api import MarketModel
 from bot.sim.orders_log import OrdersLog
 from bot.sim.server import DEFAULT_ACCOUNT, SimServer
+
+if TYPE_CHECKING:
+    from bot.settings.sim import SimSettings
 
 T = TypeVar("T")
 
@@ -124,6 +129,30 @@ class Simulator:
             open_orders=sum(1 for o in s.orders.values() if o.working),
             completed_orders=len(s.completed),
         )
+
+
+def build_simulator(
+    settings: SimSettings | None = None,
+    *,
+    scenario: str | None = "calm",
+    replay_dir: Path | str | None = None,
+    seed: int | None = None,
+    **kwargs: Any,
+) -> Simulator:
+    """A Simulator on the real market model, configured from the [sim] settings (what `alvh sim` and the engine use).
+
+    kwargs go to Simulator (port, speed, orders_log, faults, tick_interval, clock, starting_cash); the account id
+    defaults to settings.account_id. Raises bot.sim.market.factory.ScenarioError for an unknown scenario.
+    """
+    from bot.settings.sim import SimSettings
+    from bot.sim.market.factory import build_market
+
+    settings = settings or SimSettings()
+    replay = Path(replay_dir) if replay_dir is not None else None
+    market = build_market(scenario, replay, settings, settings.seed if seed is None else seed)
+    kwargs.setdefault("account_id", settings.account_id)
+    clock = kwargs.pop("clock", None)
+    return Simulator(market, clock, **kwargs)
 
 
 class SimulatorThread:
