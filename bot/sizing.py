@@ -25,6 +25,8 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -285,13 +287,19 @@ def _fresh_mid(quote: Quote | None, snapshot: MarketSnapshot, s: SizingSettings)
     return quote.mid
 
 
+@lru_cache(maxsize=64)
+def _business_days(start: dt.date, end: dt.date) -> int:
+    """Memoized: the calendar lookup is the slowest step of a decision and its answer never changes."""
+    return business_days_between(start, end)
+
+
 def _near_and_far(snapshot: MarketSnapshot, s: SizingSettings) -> tuple[VxPoint | None, VxPoint | None, bool]:
     """Layer 1's contract (F1, or F2 inside the roll window) and the next one out; and whether we rolled."""
     today = snapshot.today
     f1 = snapshot.curve.nth(today, 1)
     f2 = snapshot.curve.nth(today, 2)
     f3 = snapshot.curve.nth(today, 3)
-    if f1 is not None and business_days_between(today, f1.expiry) <= s.roll_business_days:
+    if f1 is not None and _business_days(today, f1.expiry) <= s.roll_business_days:
         return f2, f3, True
     return f1, f2, False
 
@@ -673,12 +681,31 @@ def _monthly_carry(
     if fwd is None or mid is None or inst.expiry is None or inst.strike is None or inst.right not in ("C", "P"):
         return None
     t = max((inst.expiry - today).days, 0) / 365.0
-    right = "C" if inst.right == "C" else "P"
-    iv = implied_vol(mid, fwd, inst.strike, t, 0.0, right)
+    right: Literal["C", "P"] = "C" if inst.right == "C" else "P"
+    iv = _black76_iv(mid, fwd, inst.strike, t, right)
     if iv is None:
         return None
     theta = black76_greeks(fwd, inst.strike, t, 0.0, iv, right).theta
     return q * mult * theta * min(30.0, max((inst.expiry - today).days, 0))
+
+
+def _black76_iv(price: float, fwd: float, strike: float, t: float, right: Literal["C", "P"]) -> float | None:
+    """Implied vol of a VIX option (rate 0): a few Newton steps from the Brenner-Subrahmanyam guess, and the
+    shared bisection when Newton leaves the sane range (deep wings), so the answer never depends on the guess."""
+    if not (t > 0 and price > 0):
+        return None
+    vol = max(math.sqrt(2.0 * math.pi / t) * price / fwd, 0.05)
+    for _ in range(12):
+        g = black76_greeks(fwd, strike, t, 0.0, vol, right)
+        diff = g.price - price
+        if abs(diff) < 1e-7:
+            return vol
+        if g.vega <= 1e-10:
+            break
+        vol -= diff / (100.0 * g.vega)  # vega is per vol point
+        if not 1e-3 < vol < 5.0:
+            break
+    return implied_vol(price, fwd, strike, t, 0.0, right)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.domain.intents import HedgeInstrument, HedgeKind
 
@@ -81,8 +81,12 @@ class OptionContract:
     multiplier: float = 100.0
     symbol: str = "SPX"
     con_id: int | None = None
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
+        # hashed once: the book's memo key hashes every contract of the book on every decision
+        key = (self.trading_class, self.expiry, self.strike, self.right, self.multiplier, self.symbol, self.con_id)
+        object.__setattr__(self, "_hash", hash(key))
         if self.right not in OPTION_RIGHTS:
             raise ValueError(f"OptionContract: right must be 'C' or 'P', got {self.right!r}")
         if not usable_price(self.strike):
@@ -91,6 +95,9 @@ class OptionContract:
             raise ValueError(f"OptionContract: multiplier must be finite and positive, got {self.multiplier!r}")
         if not self.trading_class:
             raise ValueError("OptionContract: trading_class is empty; use 'SPX' or 'SPXW'")
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def key(self) -> str:
@@ -221,6 +228,7 @@ class MarketSnapshot:
     legs: tuple[OptionLeg, ...] = ()
     hedges: tuple[HedgePosition, ...] = ()
     net_liquidation: float | None = None
+    _options: dict[HedgeInstrument, Quote] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -241,10 +249,10 @@ class MarketSnapshot:
         if kind in (HedgeKind.VX, HedgeKind.VXM):
             point = self.curve.point(instrument.expiry) if instrument.expiry else None
             return point.quote if point else None
-        for opt in self.vix_options:
-            if opt.instrument == instrument:
-                return opt.quote
-        return None
+        if self._options is None:  # index built on first use (a cache of immutable data, not state)
+            object.__setattr__(self, "_options", {o.instrument: o.quote for o in self.vix_options})
+        assert self._options is not None
+        return self._options.get(instrument)
 
     def position(self, instrument: HedgeInstrument) -> int:
         for h in self.hedges:

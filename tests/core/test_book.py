@@ -6,10 +6,11 @@ import dataclasses
 import datetime as dt
 import math
 
+import numpy as np
 import pytest
 from alvh_core_fixtures import NOW, condor_legs, snapshot
 
-from bot.book import group_legs, leg_greeks, read_book
+from bot.book import book_greeks, group_legs, read_book
 from bot.domain.condors import GreeksSource, StructureKind
 from bot.domain.market import OptionContract, OptionLeg, Quote
 from bot.settings.book import BookSettings, StressPoint
@@ -99,8 +100,9 @@ def test_stale_broker_greeks_fall_back_to_black_scholes_from_vix():
     old = NOW - dt.timedelta(seconds=121)
     stale = [dataclasses.replace(lg, greeks=dataclasses.replace(lg.greeks, at=old, vega=99.0)) for lg in legs]
 
-    g = leg_greeks(stale[0], snapshot(stale), BookSettings(), 5500.0, 16.0)
+    g = book_greeks(snapshot(stale), BookSettings()).leg(stale[0].contract)
     assert g.source is GreeksSource.BS_VIX and g.vega != 99.0
+    assert g.iv == pytest.approx(0.9 * 0.16 - 0.7 * math.log(5310 / 5500))  # VIX 16 x 0.9 plus the skew term
     assert read_book(snapshot(stale), BookSettings()).known
 
 
@@ -108,7 +110,7 @@ def test_nan_greeks_with_fresh_iv_use_the_legs_iv():
     legs = condor_legs(EXP, (5310, 5360, 5655, 5705), 1, with_greeks=True)
     nan = [dataclasses.replace(lg, greeks=dataclasses.replace(lg.greeks, vega=math.nan)) for lg in legs]
 
-    g = leg_greeks(nan[1], snapshot(nan), BookSettings(), 5500.0, 16.0)
+    g = book_greeks(snapshot(nan), BookSettings()).leg(nan[1].contract)
     assert g.source is GreeksSource.BS_LEG_IV and g.iv == pytest.approx(nan[1].greeks.iv)
 
 
@@ -156,3 +158,24 @@ def test_leftovers_count_in_the_books_greeks():
     assert len(report.leftovers) == 1
     assert report.v_ic == pytest.approx(sum(s.greeks.vega for s in report.structures))
     assert report.v_ic < read_book(snapshot(legs), BookSettings()).v_ic
+
+
+@pytest.mark.parametrize("right", ["C", "P"])
+@pytest.mark.parametrize("t", [0.0, 1e-7, 5 / 365, 45 / 365, 1.5])
+def test_vectorised_black_scholes_matches_the_shared_scalar_pricer(right, t):
+    from bot.book import bs_greeks_vec
+    from bot.pricing.black_scholes import bs_greeks
+
+    strikes = np.array([4000.0, 5310.0, 5500.0, 5705.0, 7000.0])
+    vols = np.array([0.3, 0.18, 0.15, 0.12, 0.0])
+    got = bs_greeks_vec(np.full(5, 5500.0), strikes, np.full(5, t), 0.03, vols, np.full(5, right == "C"), 0.01)
+    for j, (k, v) in enumerate(zip(strikes, vols, strict=True)):
+        want = bs_greeks(5500.0, k, t, 0.03, v, right, 0.01)
+        for arr, w in zip(got, (want.price, want.delta, want.gamma, want.vega, want.theta), strict=True):
+            assert arr[j] == pytest.approx(w, rel=1e-9, abs=1e-12)
+
+
+def test_contracts_hash_by_value():
+    a = OptionContract("SPXW", EXP, 5310.0, "P")
+    b = OptionContract("SPXW", EXP, 5310.0, "P")
+    assert a == b and hash(a) == hash(b) and len({a, b, dataclasses.replace(a, strike=5315.0)}) == 2

@@ -296,3 +296,16 @@ def test_cash_press_is_a_promoter_proposal_rounded_down():
 def test_betas_report_their_source():
     b = Betas(BetaEstimate(0.6, "fallback"), BetaEstimate(0.4, "regression", 60, 0.8), BetaEstimate(0.45, "fallback"))
     assert b.to_dict()["beta_f2"]["source"] == "regression"
+
+
+@pytest.mark.parametrize(("strike", "vol"), [(15.0, 0.6), (25.0, 0.9), (45.0, 1.4), (60.0, 2.0)])
+def test_vix_option_iv_solver_agrees_with_the_shared_bisection(strike, vol):
+    from bot.pricing.black_scholes import black76_greeks, implied_vol
+    from bot.sizing import _black76_iv
+
+    t = 40 / 365
+    price = black76_greeks(20.0, strike, t, 0.0, vol, "C").price
+    assert _black76_iv(price, 20.0, strike, t, "C") == pytest.approx(vol, abs=1e-5)
+    bisection = implied_vol(price, 20.0, strike, t, 0.0, "C")
+    assert _black76_iv(price, 20.0, strike, t, "C") == pytest.approx(bisection, abs=1e-5)
+    assert _black76_iv(0.0, 20.0, strike, t, "C") is None

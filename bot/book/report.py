@@ -1,0 +1,136 @@
+"""`read_book`: the condor book at one instant: structures, greeks, P&L, exposure and stress losses.
+
+Book exposure: `V_IC = 100 * sum(qty * vega)` ($ per vol point), `E_VIX = beta_IV * V_IC` ($ per VIX point).
+Stress: every contract is fully repriced (Black-Scholes) on each grid point with SPX moved, time passed and IV
+shifted; the skew moves with SPX (sticky moneyness: each leg keeps its own smile offset). Each structure's stress
+P&L is capped at its max loss. A structure with an unknown contract has unknown greeks and stress P&L; the book is
+then unknown (`BookReport.known` False) and the reasons are listed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bot.book.greeks import GreeksTable, greeks_table
+from bot.book.grouping import Layout, layout
+from bot.domain.condors import BookReport, ScenarioResult, Structure, StructureGreeks
+from bot.domain.market import MarketSnapshot
+from bot.pricing.black_scholes import bs_price_vec
+from bot.settings.book import BookSettings
+
+
+def _inputs(snapshot: MarketSnapshot, settings: BookSettings) -> tuple[float | None, float | None]:
+    now = snapshot.now
+    spot = snapshot.spx.fresh_value(now, settings.quote_max_age_s) if snapshot.spx else None
+    vix = snapshot.vix.fresh_value(now, settings.quote_max_age_s) if snapshot.vix else None
+    return spot, vix
+
+
+def book_greeks(snapshot: MarketSnapshot, settings: BookSettings, lay: Layout | None = None) -> GreeksTable:
+    """Per-contract greeks and their sources for the snapshot's option legs (for inspection and status)."""
+    lay = lay or layout(snapshot.legs)
+    spot, vix = _inputs(snapshot, settings)
+    legs = [snapshot.legs[i] for i in lay.leg_index]
+    t = lay.years_to_expiry(snapshot.today)
+    return greeks_table(lay.contracts, legs, lay.strikes, lay.is_call, t, snapshot.now, settings, spot, vix)
+
+
+def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
+    """Group, value and stress the option book of `snapshot` (pure; `now` comes from the snapshot)."""
+    today = snapshot.today
+    spot, _ = _inputs(snapshot, settings)
+    grid = settings.stress_grid
+    lay = layout(snapshot.legs)
+    if not lay.grouped:
+        zero = tuple(ScenarioResult(p.spx_pct, p.iv_points, p.days, p.vix_points, 0.0) for p in grid)
+        return BookReport((), 0.0, 0.0, settings.beta_iv, 0.0, zero)
+    t = lay.years_to_expiry(today)
+    table = book_greeks(snapshot, settings, lay)
+    qm = lay.q * lay.mult  # $ per point of each contract in each structure
+    held = lay.q != 0
+    unknown_s = (held & ~table.known).any(axis=1)
+    vega_s = qm @ np.nan_to_num(table.vega)
+    theta_s = qm @ np.nan_to_num(table.theta)
+    delta_s = qm @ np.nan_to_num(table.delta)
+    gamma_s = qm @ np.nan_to_num(table.gamma)
+    prices = _stress_prices(lay, table, t, spot, settings) if spot is not None else None
+    marks = table.mark if prices is None else np.where(np.isfinite(table.mark), table.mark, prices[0])
+    marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)
+    pnl_s = qm @ np.nan_to_num(marks) - lay.cost
+    scen_s = None
+    if prices is not None:
+        scen_s = np.maximum(((prices[1:] - prices[0]) @ qm.T).T, -lay.max_loss[:, None])
+
+    structures = _structures(lay, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, scen_s)
+    unknown = [_why_unknown(s, lay, table) for s in np.flatnonzero(unknown_s)]
+    all_known = not unknown
+    if spot is None:
+        unknown.append("SPX quote missing or stale: no stress repricing")
+    scen_total = scen_s.sum(axis=0).tolist() if scen_s is not None and all_known else None
+    v_ic = float(vega_s.sum()) if all_known else None
+    return BookReport(
+        structures=structures,
+        v_ic=v_ic,
+        e_vix=settings.beta_iv * v_ic if v_ic is not None else None,
+        beta_iv=settings.beta_iv,
+        theta=float(theta_s.sum()) if all_known else None,
+        scenarios=tuple(
+            ScenarioResult(p.spx_pct, p.iv_points, p.days, p.vix_points, scen_total[i] if scen_total else None)
+            for i, p in enumerate(grid)
+        ),
+        unknown=tuple(unknown),
+    )
+
+
+def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, scen_s):
+    """Structure values from the per-structure arrays (converted to Python floats once)."""
+    unknown_l, marks_l, pnl_l = unknown_s.tolist(), marks_ok_s.tolist(), pnl_s.tolist()
+    d_l, g_l, v_l, t_l = delta_s.tolist(), gamma_s.tolist(), vega_s.tolist(), theta_s.tolist()
+    scen_l = scen_s.tolist() if scen_s is not None else None
+    out = []
+    for s, ((kind, legs, n), (credit, widths, max_loss, bes)) in enumerate(zip(lay.grouped, lay.econ, strict=True)):
+        known = not unknown_l[s]
+        expiry = legs[0].contract.expiry
+        out.append(
+            Structure(
+                kind=kind,
+                trading_class=legs[0].contract.trading_class,
+                expiry=expiry,
+                legs=legs,
+                quantity=n,
+                credit=credit,
+                wing_widths=widths,
+                max_loss=max_loss,
+                break_evens=bes,
+                dte=(expiry - today).days,
+                pnl=pnl_l[s] if marks_l[s] else None,
+                greeks=StructureGreeks(d_l[s], g_l[s], v_l[s], t_l[s]) if known else StructureGreeks(),
+                scenario_pnl=tuple(scen_l[s]) if known and scen_l is not None else None,
+            )
+        )
+    return tuple(out)
+
+
+def _why_unknown(s: int, lay: Layout, table: GreeksTable) -> str:
+    kind, legs, n = lay.grouped[s]
+    missing = [c.key for j, c in enumerate(lay.contracts) if lay.q[s, j] != 0 and not table.known[j]]
+    strikes = "/".join(f"{leg.contract.strike:g}{leg.contract.right}" for leg in legs)
+    label = f"{kind.value} {legs[0].contract.trading_class} {legs[0].contract.expiry.isoformat()} {strikes} x{n}"
+    return f"{label}: no usable greeks for {', '.join(missing)}"
+
+
+def _stress_prices(lay: Layout, table: GreeksTable, t: np.ndarray, spot: float, settings: BookSettings) -> np.ndarray:
+    """Prices per (grid point incl. a no-shock base row first, contract); NaN for unknown contracts."""
+    grid = settings.stress_grid
+    known = table.known
+    iv0 = np.where(known, table.iv, 0.2)
+    atm0 = iv0 - settings.skew_slope * np.log(lay.strikes / spot)  # each leg's own ATM level: its smile is kept
+    spots = spot * (1.0 + np.array([0.0, *(p.spx_pct / 100.0 for p in grid)]))[:, None]
+    shift = np.array([0.0, *(p.iv_points / 100.0 for p in grid)])[:, None]
+    days = np.array([0.0, *(p.days for p in grid)])[:, None]
+    vol = np.clip(atm0 + shift + settings.skew_slope * np.log(lay.strikes / spots), settings.min_iv, settings.max_iv)
+    tt = np.maximum(t - days / 365.0, 0.0)
+    prices = bs_price_vec(spots, lay.strikes, tt, settings.risk_free_rate, vol, lay.is_call, settings.dividend_yield)
+    return np.where(known, prices, math.nan)
