@@ -8,6 +8,7 @@ import getpass
 from bot.cli import UserError
 from bot.journal import JournalError
 from bot.journal.locate import add_journal_arguments, open_journal
+from bot.journal.store import OPERATOR
 from bot.risk import TradingState
 
 
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # create=True: halting before the bot's first run is allowed, so that it starts halted
         with open_journal(args, create=True) as journal:
-            record = journal.set_trading_state(state, args.reason, by=f"operator:{getpass.getuser()}")
+            record = journal.set_trading_state(state, args.reason, by=f"{OPERATOR}{getpass.getuser()}")
     except JournalError as exc:
         raise UserError(str(exc)) from None
     print(f"trading state is now {record.state.value}: {record.reason}. The bot applies it at its next cycle.")

@@ -8,6 +8,7 @@ import getpass
 from bot.cli import UserError
 from bot.journal import JournalError
 from bot.journal.locate import add_journal_arguments, open_journal
+from bot.journal.store import OPERATOR
 from bot.risk import TradingState
 
 
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
             if before.state is TradingState.ACTIVE:
                 print(f"trading state is already active ({before.reason}); nothing changed")
                 return 0
-            record = journal.set_trading_state(TradingState.ACTIVE, args.reason, by=f"operator:{getpass.getuser()}")
+            record = journal.set_trading_state(TradingState.ACTIVE, args.reason, by=f"{OPERATOR}{getpass.getuser()}")
     except JournalError as exc:
         raise UserError(str(exc)) from None
     print(f"trading state {before.state.value} ({before.set_by}: {before.reason}) -> {record.state.value}")

@@ -37,6 +37,8 @@ _OUTCOME_STATUS = {
     "unfilled": IntentStatus.CANCELLED,
     "rejected": IntentStatus.REJECTED,
 }
+OPERATOR = "operator:"  # set_by prefix of a person's command
+_STRICTNESS = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 _FINAL_OUTCOMES = {"filled", "partial", "unfilled", "rejected", "skipped"}
 
 
@@ -812,19 +814,41 @@ class Journal:
         return TradingStateRecord(TradingState(row["state"]), row["reason"], row["set_by"], _dt(row["set_at"]))
 
     def set_trading_state(self, state: TradingState, reason: str, by: str) -> TradingStateRecord:
-        """Set by the engine (`by='auto'` on an anomaly) or a person (`alvh halt` / `alvh resume`)."""
+        """Set by a person (`by='operator:<user>'`, from `alvh halt` / `alvh resume`) or by the bot (anything else).
+
+        The bot may only tighten (active -> reducing -> halted): loosening, and so resuming after an automatic
+        halt, takes a person's explicit command. Raises JournalError when the bot tries.
+        """
+        state = TradingState(state)
         if not reason.strip():
             raise JournalError("a trading state change needs a reason")
         with self._write():
+            current = self.trading_state()
+            if _STRICTNESS[state] < _STRICTNESS[current.state] and not by.startswith(OPERATOR):
+                raise JournalError(
+                    f"only a person may loosen the trading state ({current.state.value} -> {state.value}); "
+                    f"it was set by {current.set_by}: {current.reason}. Fix: `alvh resume`"
+                )
             now = _ts(self.now())
             self._conn.execute(
                 "INSERT INTO trading_state(id, state, reason, set_by, set_at) VALUES (1, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET state=excluded.state, reason=excluded.reason, "
                 "set_by=excluded.set_by, set_at=excluded.set_at",
-                (TradingState(state).value, reason, by, now),
+                (state.value, reason, by, now),
             )
             self._event("trading_state", f"{state.value} by {by}: {reason}", state.value)
         return self.trading_state()
+
+    def auto_halt(self, code: str, message: str) -> TradingStateRecord:
+        """The engine's call on an anomaly (risk.AnomalyMonitor's HaltReason): HALTED, reason journaled and kept.
+
+        An existing halt keeps its first reason (the cause, not the echo); the new one is journaled as an event.
+        """
+        current = self.trading_state()
+        if current.state is TradingState.HALTED:
+            self.record_event("halt", f"{code}: {message} (already halted: {current.reason})", code)
+            return current
+        return self.set_trading_state(TradingState.HALTED, f"{code}: {message}", by="auto")
 
     # ---- internals --------------------------------------------------------------------------------------------
     def _get(self, intent_id: str) -> IntentRecord | None:

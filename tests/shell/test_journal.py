@@ -304,3 +304,19 @@ def test_expiry_happens_at_the_boundary_not_a_microsecond_before(journal: Journa
     assert journal.expire_due() == []
     clock.advance(0.000001)
     assert journal.expire_due() == [rec.id]
+
+
+def test_the_bot_may_tighten_but_never_loosen_the_trading_state(journal: Journal):
+    from bot.risk import TradingState
+
+    journal.set_trading_state(TradingState.REDUCING, "VIX data thin", by="auto")
+    journal.auto_halt("repeated_rejections", "3 orders rejected within 600 s")
+    for loosened in (TradingState.ACTIVE, TradingState.REDUCING):
+        with pytest.raises(JournalError, match="only a person may loosen"):
+            journal.set_trading_state(loosened, "looks fine now", by="auto")
+    journal.auto_halt("stale_data", "VIX quote is 901 s old")  # a second anomaly keeps the first cause
+    state = journal.trading_state()
+    assert (state.state, state.reason) == (TradingState.HALTED, "repeated_rejections: 3 orders rejected within 600 s")
+    assert "stale_data" in journal.events(kind="halt")[0]["message"]
+    resumed = journal.set_trading_state(TradingState.ACTIVE, "checked the account", by="operator:alice")
+    assert resumed.state is TradingState.ACTIVE
