@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from bot.sim.market.api import Bar, Instrument, ModelGreeks, OptionChain
 from bot.sim.wire import frame, frame_raw
@@ -38,7 +38,7 @@ END_MESSAGES = {
 
 
 def num(value: float | None) -> str:
-    """A price or size: NaN/None -> "" (unset), integral floats without a trailing '.0' only where IB does so."""
+    """A price or amount: NaN/None -> "" (unset), else the float's shortest repr."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return repr(float(value))
@@ -55,7 +55,7 @@ def ib_time(t: dt.datetime) -> str:
 
 
 def contract12_no_primary(inst: Instrument) -> list[object]:
-    """conId .. tradingClass as position/execDetails carry them (exchange, no primaryExchange)."""
+    """conId .. tradingClass as position, execDetails, openOrder and completedOrder carry them (no primaryExchange)."""
     return [
         inst.con_id,
         inst.symbol,
@@ -317,7 +317,7 @@ def open_order(
     fields: list[object] = [
         OPEN_ORDER,
         order_id,
-        *_contract_with_exchange(inst),
+        *contract12_no_primary(inst),
         g("action", ""),
         g("totalQuantity", ""),
         g("orderType", ""),
@@ -450,7 +450,7 @@ def completed_order(
     g = raw.get
     fields: list[object] = [
         COMPLETED_ORDER,
-        *_contract_with_exchange(inst),
+        *contract12_no_primary(inst),
         g("action", ""),
         g("totalQuantity", ""),
         g("orderType", ""),
@@ -585,11 +585,3 @@ def exec_details(
 
 def commission_report(exec_id: str, commission: float, realized_pnl: float | None) -> bytes:
     return frame([COMMISSION_REPORT, 1, exec_id, num(commission), "USD", num(realized_pnl), "", ""])
-
-
-def _contract_with_exchange(inst: Instrument) -> list[object]:
-    return contract12_no_primary(inst)
-
-
-def concat(frames: Iterable[bytes]) -> bytes:
-    return b"".join(frames)

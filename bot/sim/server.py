@@ -157,12 +157,12 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cycle_task
             self._cycle_task = None
+        for session in list(self.sessions):
+            session.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for session in list(self.sessions):
-            session.close()
         await asyncio.sleep(0)
         self.orders_log.close()
         log.info("simulator stopped")
@@ -302,13 +302,16 @@ class SimServer:
             self._reject(session, parsed, 103, f"Duplicate order id {parsed.order_id}", base)
             return
         inst = session.resolve(parsed.contract, t)
-        if inst is None:
-            self._reject(session, parsed, 200, "No security definition has been found for the request", base)
+        reason = None if inst is None else self._refusal(parsed, inst)
+        if inst is None or reason is not None:
+            if inst is None:
+                self._reject(session, parsed, 200, "No security definition has been found for the request", base)
+            else:
+                self._reject(session, parsed, 201, f"Order rejected - reason:{reason}", base)
+            if existing is not None:  # the client now treats the order as dead: make the exchange agree (fail closed)
+                self._finish(existing, "Cancelled", t)
             return
-        reason = self._refusal(parsed, inst)
-        if reason is not None:
-            self._reject(session, parsed, 201, f"Order rejected - reason:{reason}", base)
-            return
+        assert inst is not None
         if existing is not None:
             self._modify(existing, parsed, inst, t)
             return

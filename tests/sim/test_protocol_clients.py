@@ -392,3 +392,24 @@ def test_expired_positions_are_cash_settled_the_day_after(lib: ModuleType, log_g
             ib.disconnect()
 
     run(body())
+
+
+def test_a_refused_modification_cancels_the_order_on_both_sides(
+    lib: ModuleType, log_guard: LogGuard, tmp_path: Path
+) -> None:
+    log_guard.allow(r"Error 201")
+
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path)
+        async with sim:
+            ib = await connect(lib, sim.port)
+            order = lib.LimitOrder("BUY", 1, 16.00)
+            trade = ib.placeOrder(vx(lib), order)
+            await until(lambda: trade.orderStatus.status == "Submitted")
+            order.lmtPrice = 16.01  # off the 0.05 tick: refused
+            ib.placeOrder(vx(lib), order)
+            await until(lambda: trade.orderStatus.status == "Cancelled")
+            await until(lambda: sim.account_state().open_orders == 0)
+            ib.disconnect()
+
+    run(body())
