@@ -179,8 +179,9 @@ def vix_call_prices(forward: float, strikes: np.ndarray, t: float, rate: float, 
 
 
 def vxth_calls_leg(data: MarketData, comp: CompetitorSettings, costs: CostSettings, capital: float) -> LegResult:
-    """Monthly 30-delta calls on the next VX contract, bought the day after each VX expiry at its settle, with the
-    VXTH weight schedule on the F1 level; held to expiry, settled at the contract's final settlement."""
+    """Monthly 30-delta calls on the new front VX contract, bought at its settle on each VX expiry day (and on the
+    first day), sized by the VXTH weight schedule on that future's level; held to expiry and settled at the
+    contract's final settlement. The schedule is fixed in advance: no signal, no look-ahead."""
     n = data.n
     settle = data.vx.settle
     day = data.dates.astype(np.int64)
@@ -202,8 +203,9 @@ def vxth_calls_leg(data: MarketData, comp: CompetitorSettings, costs: CostSettin
                 value = vix_call_price(f, strike, t, data.rate[i], vol)
                 pnl[i] += (value - last_value) * qty * VIX_OPTION_MULTIPLIER
                 last_value = value
-        roll_day = qty == 0 and data.vx.f1[i - 1] >= 0 and expiry[data.vx.f1[i - 1]] <= day[i - 1]
-        if roll_day or (i == 1 and qty == 0):
+        # the roll: the day the front contract changes (a VX expiry day: the old calls settled this morning)
+        roll_day = data.vx.f1[i] != data.vx.f1[i - 1]
+        if qty == 0 and (roll_day or i == 1):
             col = data.vx.f1[i]
             f = settle[i, col] if col >= 0 else np.nan
             if col >= 0 and np.isfinite(f):

@@ -73,6 +73,14 @@ def window_drawdown(dates: np.ndarray, equity: np.ndarray, start: str, end: str)
     return max_drawdown(equity[lo:hi])
 
 
+def drawdown_cut(hedged: float | None, unhedged: float | None) -> float | None:
+    """Share of the unhedged drawdown removed by the hedge: 1 - hedged/unhedged (0.5 = halved, < 0 = deeper).
+    None when either is missing or the unhedged book did not draw down."""
+    if hedged is None or unhedged is None or unhedged >= 0:
+        return None
+    return 1.0 - hedged / unhedged
+
+
 def annual_return(dates: np.ndarray, equity: np.ndarray, capital: float) -> tuple[float, float]:
     """(total P&L / capital, the same per year: simple, on the fixed capital base)."""
     total = float(equity[-1] - equity[0]) / capital

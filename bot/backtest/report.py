@@ -80,6 +80,21 @@ def report_markdown(metrics: dict[str, object], command: str) -> str:
             for w in names
         ]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "## Drawdown cut against the unhedged book (the seed claims > 50% in spikes, with the income kept)",
+        "",
+        "| strategy | " + " | ".join(names) + " | windows with a cut > 50% | income kept |",
+        "|---|" + "---|" * (len(names) + 2),
+    ]
+    for name, v in ran.items():
+        if name == "unhedged":
+            continue
+        cuts = v["drawdown_cut"]  # type: ignore[assignment]
+        scored = [cuts[w] for w in names if cuts[w] is not None]  # type: ignore[index]
+        met = sum(1 for c in scored if c > 0.5)
+        cells = [_pct(cuts[w]) if cuts[w] is not None else "n/a" for w in names]  # type: ignore[index]
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {met} of {len(scored)} | {_pct(v['income_preserved'])} |")
     cndr = metrics["cndr_check"]  # type: ignore[assignment]
     out += ["", "## Realism check against Cboe CNDR", ""]
     if cndr.get("available"):  # type: ignore[union-attr]
@@ -143,6 +158,26 @@ def write_plots(result: RunResult, metrics: dict[str, object], out: Path) -> lis
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path)
+
+    cndr = result.data.cndr
+    ok = np.isfinite(cndr)
+    if ok.sum() >= 60:
+        base = result.equity["unhedged"][ok]
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+        shown = np.asarray(dates)[ok]
+        ax1.plot(shown, base / base[0], label="condor engine, unhedged", lw=0.9)
+        ax1.plot(shown, cndr[ok] / cndr[ok][0], label="Cboe CNDR", lw=0.9)
+        ax1.set_ylabel("growth of 1")
+        ax1.legend(loc="upper left", fontsize=8)
+        ax2.plot(shown, m.drawdown(base) * 100, lw=0.8, label="engine")
+        ax2.plot(shown, m.drawdown(cndr[ok]) * 100, lw=0.8, label="CNDR")
+        ax2.set_ylabel("drawdown (%)")
+        ax2.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        path = out / "cndr_check.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
 
     strategies: dict[str, dict[str, object]] = metrics["strategies"]  # type: ignore[assignment]
     names = list(metrics["windows_covered"])  # type: ignore[arg-type]

@@ -196,6 +196,13 @@ def strategy_metrics(result: RunResult) -> dict[str, dict[str, object]]:
             "income_preserved": m.income_preserved(pnl, unhedged_pnl, calm),
             "windows": {wname: m.window_drawdown(d.dates, eq, a, b) for wname, a, b in windows},
         }
+    base = strategies["unhedged"]["windows"]
+    for values in strategies.values():
+        if values.get("ran"):
+            values["drawdown_cut"] = {
+                w: m.drawdown_cut(values["windows"][w], base[w])  # type: ignore[index]
+                for w in base  # type: ignore[union-attr]
+            }
     return strategies
 
 

@@ -25,7 +25,7 @@ def test_out_writes_the_documented_files(data_dir: Path, tmp_path: Path, capsys:
     assert main(["backtest", "--data", str(data_dir), "--out", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"equity.csv", "metrics.json", "report.md", "equity_drawdown.png", "layers_vix.png"} <= names
-    assert "window_table.png" in names
+    assert "window_table.png" in names and "cndr_check.png" in names
     equity = pd.read_csv(out / "equity.csv")
     assert list(equity.columns) == COLUMNS
     source_days = pd.read_csv(data_dir / "spx_daily.csv")["date"]

@@ -111,3 +111,21 @@ def test_synthetic_vixy_before_launch_pays_the_expense_ratio() -> None:
     assert ret[1] == pytest.approx(-0.0085 / 365.0)
     with_vixy = tiny_market(np.full(40, 15.0), vixy=np.full(40, 50.0))
     assert vixy_returns(with_vixy, 0.0085)[1:] == pytest.approx(0.0)  # real fund: already net of fees
+
+
+def test_vxth_rolls_every_vx_expiry_with_the_weight_schedule(tmp_path) -> None:
+    from bot.backtest.data import load_directory
+    from bot.backtest.hedges import vxth_calls_leg
+    from bot.settings.backtest import CompetitorSettings
+
+    from .synth import make_data_dir
+
+    data = load_directory(make_data_dir(tmp_path / "d", n_days=320, spike_at=200))
+    leg = vxth_calls_leg(data, CompetitorSettings(), CostSettings(), capital=100_000.0)
+    f1 = data.vx.settle[np.arange(data.n), data.vx.f1]
+    rolls = np.flatnonzero(np.diff(data.vx.f1) != 0) + 1
+    assert len(rolls) >= 10
+    for i in rolls:
+        bought = leg.costs[i] > 0
+        assert bought == (15 < f1[i] <= 50), f"roll on {data.dates[i]} with F1 {f1[i]:.1f}"
+    assert (leg.exposure[rolls] > 0).sum() == sum(1 for i in rolls if 15 < f1[i] <= 50)

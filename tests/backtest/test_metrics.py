@@ -103,3 +103,9 @@ def test_random_like_keeps_frequency_and_episode_count() -> None:
     assert len(m.episodes(rnd)) >= len(m.episodes(signal)) - 2
     assert not np.array_equal(rnd, signal)
     assert np.array_equal(rnd, m.random_like(signal, seed=5))  # seeded
+
+
+def test_drawdown_cut() -> None:
+    assert m.drawdown_cut(-0.05, -0.20) == pytest.approx(0.75)
+    assert m.drawdown_cut(-0.30, -0.20) == pytest.approx(-0.5)  # the hedge made it worse
+    assert m.drawdown_cut(None, -0.2) is None and m.drawdown_cut(-0.1, 0.0) is None
