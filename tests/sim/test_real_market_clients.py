@@ -142,3 +142,32 @@ def test_vx_limit_order_fills_and_moves_the_account(lib: ModuleType, log_guard: 
             ib.disconnect()
 
     run(body())
+
+
+def test_order_lifecycle_on_the_real_model(lib: ModuleType, log_guard: LogGuard, market: MarketModel) -> None:
+    """Partial fills against the model's displayed size, a resting order cancelled, a rejection, a drop."""
+    log_guard.allow(r"Error 20[12]|Canceled|Peer closed connection")
+
+    async def body() -> None:
+        async with Simulator(market, speed=10, tick_interval=0.05) as sim:
+            ib = await connect(lib, sim.port, client_id=4)
+            [vx] = await ib.qualifyContractsAsync(lib.Future("VIX", "202502", "CFE"))
+            [ticker] = await ib.reqTickersAsync(vx)
+            big = ib.placeOrder(vx, lib.LimitOrder("BUY", 1000, ticker.ask + 1.0, orderRef="big"))
+            await until(lambda: big.orderStatus.status == "Filled", timeout=10)
+            assert len(big.fills) > 1 and big.fills[0].execution.shares < 1000  # capped by the displayed size
+            resting = ib.placeOrder(vx, lib.LimitOrder("BUY", 1, round(ticker.bid - 2.0, 2), orderRef="rest"))
+            await until(lambda: resting.orderStatus.status == "Submitted")
+            sim.faults.reject_next()
+            rejected = ib.placeOrder(vx, lib.LimitOrder("BUY", 1, ticker.ask, orderRef="rej"))
+            await until(lambda: rejected.orderStatus.status == "Cancelled")
+            sim.faults.drop()
+            await until(lambda: not ib.isConnected())
+            await ib.connectAsync("127.0.0.1", sim.port, clientId=4, timeout=5)
+            [again] = [t for t in ib.openTrades() if t.order.orderRef == "rest"]
+            ib.cancelOrder(again.order)
+            await until(lambda: again.orderStatus.status == "Cancelled")
+            assert {p.contract.conId: p.position for p in ib.positions()}[vx.conId] == 1000
+            ib.disconnect()
+
+    run(body())
