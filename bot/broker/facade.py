@@ -157,6 +157,8 @@ class Broker:
         self._contracts: dict[int, Any] = {}
         self._watches: dict[str, list[OrderWatch]] = {}
         self._snapshot: ReconciliationSnapshot | None = None
+        # The libraries key open/completed-order requests by name: two at once would overwrite each other's future.
+        self._refresh_lock = asyncio.Lock()
         self._history_pacer = Pacer(self.tuning.historical_concurrency, self.tuning.historical_min_interval_s)
         self._attach_handlers()
 
@@ -392,11 +394,16 @@ class Broker:
             raise RequestFailedError(what, classify_error(exc.code, exc.message)) from None
 
     async def refresh_snapshot(self) -> ReconciliationSnapshot:
-        """Read positions, open and completed orders and executions from the gateway (never from a cache)."""
-        positions = await self._request("reqPositions", self._ib.reqPositionsAsync())
-        open_trades = await self._request("reqAllOpenOrders", self._ib.reqAllOpenOrdersAsync())
-        completed = await self._request("reqCompletedOrders", self._ib.reqCompletedOrdersAsync(True))
-        fills = await self._request("reqExecutions", self._ib.reqExecutionsAsync())
+        """Read positions, open and completed orders and executions from the gateway (never from a cache).
+
+        Complete or nothing: every request must see its End message within request_timeout_s, else this raises,
+        so a snapshot never mistakes a missing answer for an absent order. Concurrent callers are serialised.
+        """
+        async with self._refresh_lock:
+            positions = await self._request("reqPositions", self._ib.reqPositionsAsync())
+            open_trades = await self._request("reqAllOpenOrders", self._ib.reqAllOpenOrdersAsync())
+            completed = await self._request("reqCompletedOrders", self._ib.reqCompletedOrdersAsync(True))
+            fills = await self._request("reqExecutions", self._ib.reqExecutionsAsync())
         snapshot = ReconciliationSnapshot(
             taken_at=convert.utc_now(),
             generation=self._generation,
@@ -761,8 +768,9 @@ class Broker:
         try:
             await self.refresh_snapshot()
         except (RequestTimeoutError, RequestFailedError, ConnectionError) as exc:
-            log.error("reconciliation after restore failed; staying degraded", error=repr(exc))
-            self._set_state(BrokerState.DEGRADED)
+            if self._ib.isConnected() and self._state is not BrokerState.DISCONNECTED:
+                log.error("reconciliation after restore failed; staying degraded", error=repr(exc))
+                self._set_state(BrokerState.DEGRADED)
             return
         kind = ConnectionEventKind.RESTORED_DATA_LOST if data_lost else ConnectionEventKind.RESTORED
         if not self._competing_session and self._ib.isConnected():

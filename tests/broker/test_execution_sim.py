@@ -169,3 +169,23 @@ def test_roll_closes_first_then_opens(library, calm_market, tmp_path) -> None:
         p.local_symbol: p.quantity for p in state.positions.values() if p.local_symbol.startswith("VX") and p.quantity
     }
     assert held == {curve[1].local_symbol: 2}
+
+
+def test_two_intents_work_at_once_without_mixing_their_evidence(library, calm_market, tmp_path) -> None:
+    log = tmp_path / "orders.jsonl"
+    both = SETTINGS.model_copy(update={"roll_open_after_close": False})
+
+    async def go():
+        async with simulator(calm_market, log) as sim, connected(sim, library) as broker:
+            curve = (await broker.vx_curve(today=calm_market.info.start.date())).contracts
+            first = await front_intent(broker, calm_market, "pair-a", quantity=1)
+            await broker.subscribe(curve[1])
+            await until(lambda: broker.latest_quote(curve[1].con_id) is not None)
+            q = broker.latest_quote(curve[1].con_id)
+            second = Intent("pair-b", LayerId.MID_CURVE, HedgeInstrument(HedgeKind.VX, curve[1].expiry_date),
+                            Side.BUY, 2, PriceGuidance(q.mid, q.ask + 0.5), "test", group="g")  # fmt: skip
+            return await Executor(broker, both, InMemoryJournal()).execute_group([first, second])
+
+    outcomes = run(go())
+    assert [(o.kind, o.filled) for o in outcomes] == [(OutcomeKind.FILLED, 1), (OutcomeKind.FILLED, 2)]
+    assert filled_shares(orders_for(log, "pair-a")) == 1 and filled_shares(orders_for(log, "pair-b")) == 2
