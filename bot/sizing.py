@@ -331,7 +331,7 @@ def _calls_for(
         if fwd is None:
             notes.append(f"no covered calls on {expiry}: the future has no usable quote")
             continue
-        strike = _first_strike(snapshot, expiry, fwd + s.overwrite_strike_offset, s, need_bid=True)
+        strike = _first_strike(snapshot, expiry, fwd + s.overwrite_strike_offset, s)
         if strike is None:
             notes.append(
                 f"no covered calls on {expiry}: no quoted call strike at or above {fwd + s.overwrite_strike_offset:g}"
@@ -342,20 +342,12 @@ def _calls_for(
     return out, notes
 
 
-def _first_strike(
-    snapshot: MarketSnapshot, expiry: dt.date, at_least: float, s: SizingSettings, need_bid: bool
-) -> float | None:
-    """Lowest call strike >= `at_least` of `expiry` with a fresh two-sided quote (and a positive bid to sell)."""
-    best: float | None = None
-    for opt in snapshot.vix_options:
-        inst = opt.instrument
-        if inst.expiry != expiry or inst.right != "C" or inst.strike is None or inst.strike < at_least - 1e-9:
-            continue
-        if _fresh_mid(opt.quote, snapshot, s) is None:
-            continue
-        if best is None or inst.strike < best:
-            best = inst.strike
-    return best
+def _first_strike(snapshot: MarketSnapshot, expiry: dt.date, at_least: float, s: SizingSettings) -> float | None:
+    """Lowest call strike >= `at_least` of `expiry` with a fresh two-sided quote (so a positive bid to sell)."""
+    for strike, quote in snapshot.calls(expiry):
+        if strike >= at_least - 1e-9 and _fresh_mid(quote, snapshot, s) is not None:
+            return strike
+    return None
 
 
 def _option_quote(snapshot: MarketSnapshot, expiry: dt.date, strike: float) -> Quote | None:
@@ -490,8 +482,8 @@ def _tail(book: BookReport, snapshot: MarketSnapshot, betas: Betas, s: SizingSet
     fwd = _fresh_mid(point.quote, snapshot, s) if point else None
     if point is None or fwd is None:
         return f"no usable F{s.tail_contract} quote for the tail spread"
-    k_long = _first_strike(snapshot, point.expiry, fwd + s.tail_long_offset, s, need_bid=False)
-    k_short = _first_strike(snapshot, point.expiry, (k_long or 0.0) + s.tail_spread_width, s, need_bid=True)
+    k_long = _first_strike(snapshot, point.expiry, fwd + s.tail_long_offset, s)
+    k_short = _first_strike(snapshot, point.expiry, k_long + s.tail_spread_width, s) if k_long is not None else None
     if k_long is None or k_short is None:
         return f"no quoted call strikes for a {s.tail_spread_width:g}-wide spread above {fwd + s.tail_long_offset:g}"
     q_long, q_short = _option_quote(snapshot, point.expiry, k_long), _option_quote(snapshot, point.expiry, k_short)

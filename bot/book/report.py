@@ -51,10 +51,9 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     qm = lay.q * lay.mult  # $ per point of each contract in each structure
     held = lay.q != 0
     unknown_s = (held & ~table.known).any(axis=1)
-    vega_s = qm @ np.nan_to_num(table.vega)
-    theta_s = qm @ np.nan_to_num(table.theta)
-    delta_s = qm @ np.nan_to_num(table.delta)
-    gamma_s = qm @ np.nan_to_num(table.gamma)
+    # unknown contracts carry NaN greeks: zero them for the product (their structures are reported unknown)
+    per_structure = qm @ np.nan_to_num(np.column_stack((table.delta, table.gamma, table.vega, table.theta)))
+    delta_s, gamma_s, vega_s, theta_s = per_structure.T
     prices = _stress_prices(lay, table, t, spot, settings) if spot is not None else None
     marks = table.mark if prices is None else np.where(np.isfinite(table.mark), table.mark, prices[0])
     marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)

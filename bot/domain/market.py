@@ -229,6 +229,9 @@ class MarketSnapshot:
     hedges: tuple[HedgePosition, ...] = ()
     net_liquidation: float | None = None
     _options: dict[HedgeInstrument, Quote] | None = field(default=None, init=False, repr=False, compare=False)
+    _calls: dict[dt.date, tuple[tuple[float, Quote], ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -253,6 +256,19 @@ class MarketSnapshot:
             object.__setattr__(self, "_options", {o.instrument: o.quote for o in self.vix_options})
         assert self._options is not None
         return self._options.get(instrument)
+
+    def calls(self, expiry: dt.date) -> tuple[tuple[float, Quote], ...]:
+        """(strike, quote) of the VIX calls of `expiry`, by increasing strike (indexed on first use)."""
+        if self._calls is None:
+            by_expiry: dict[dt.date, list[tuple[float, Quote]]] = {}
+            for o in self.vix_options:
+                inst = o.instrument
+                if inst.right == "C" and inst.expiry is not None and inst.strike is not None:
+                    by_expiry.setdefault(inst.expiry, []).append((inst.strike, o.quote))
+            index = {e: tuple(sorted(rows, key=lambda r: r[0])) for e, rows in by_expiry.items()}
+            object.__setattr__(self, "_calls", index)
+        assert self._calls is not None
+        return self._calls.get(expiry, ())
 
     def position(self, instrument: HedgeInstrument) -> int:
         for h in self.hedges:
