@@ -1,4 +1,5 @@
-"""Approval mode: what a person sees, and the last gate before an approved intent is sent.
+"""The gate before sending, in every mode: journal the intent, check risk, wait for (or re-check) an approval,
+then commit `submitting`. What a person sees of an intent also lives here.
 
 The journal makes approvals bind to content (`Journal.approve` checks the fingerprint the person saw).
 This module adds the re-check the engine runs before sending: the approval must still be valid, prices must not
@@ -10,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.journal import IntentRecord, IntentStatus, Journal, NotSendable
+from bot.domain.intents import Intent
+from bot.journal import IntentConflict, IntentRecord, IntentStatus, Journal, NotSendable
+from bot.journal.states import SENT, TERMINAL
 from bot.risk import RiskContext, check_intent
 from bot.settings.approval import ApprovalSettings
 from bot.settings.risk import RiskSettings
@@ -98,3 +101,60 @@ def describe(record: IntentRecord) -> dict[str, Any]:
         "expires_at": record.expires_at.isoformat() if record.expires_at else None,
         "status": record.status.value,
     }
+
+
+def gate_intent(
+    journal: Journal,
+    intent: Intent,
+    ctx: RiskContext,
+    risk: RiskSettings,
+    approval: ApprovalSettings,
+    *,
+    cycle_id: int | None = None,
+    **order: Any,
+) -> SendDecision:
+    """The engine's one call per planned intent per cycle, in every mode. send=True: place the order now with
+    orderRef = intent.id (the `submitting` record is committed). send=False: `codes` say why; nothing to do.
+
+    - dry-run: journaled and checked, never sent (code "dry_run", plus what risk would have said).
+    - approval: journaled as pending; "pending_approval" until a person decides; once approved, re-checked
+      (`send_approved`) and submitted.
+    - paper / live: risk-checked now; a denial leaves the intent planned (conditions like a stale quote or closed
+      market pass) and is journaled as an event; accepted -> submitted.
+    An intent already sent or finished is never sent again ("not_sendable"); the same id with new content after
+    that is refused ("conflict": the planner must use a new id).
+    """
+    mode = ctx.mode
+    try:
+        record = journal.record_intent(
+            intent,
+            mode=mode,
+            needs_approval=mode == "approval",
+            cycle_id=cycle_id,
+            pending_expiry_s=approval.pending_expiry_s,
+            approved_ttl_s=approval.approved_expiry_s,
+        )
+    except IntentConflict as exc:
+        return SendDecision(False, (str(exc),), ("conflict",))
+    if record.status in TERMINAL or record.status in SENT:
+        return SendDecision(False, (f"intent {record.id} is {record.status.value}",), ("not_sendable",), record)
+    if mode == "approval":
+        if record.status is IntentStatus.PENDING_APPROVAL:
+            return SendDecision(False, ("waiting for a person: `alvh pending`",), ("pending_approval",), record)
+        return send_approved(journal, record.id, ctx, risk, approval, **order)
+    decision = check_intent(record.intent, ctx, risk)
+    if mode == "dry-run":
+        would = decision.explain() if not decision.accepted else "would send"
+        return SendDecision(False, (f"dry-run: never sent ({would})",), ("dry_run", *decision.codes), record)
+    if not decision.accepted:
+        journal.record_event(
+            "risk_denied", f"{record.id}: {decision.explain()}", decision.denials[0].code.value,
+            {"codes": [c.value for c in decision.codes]},
+        )  # fmt: skip
+        return SendDecision(False, tuple(d.message for d in decision.denials), tuple(c.value for c in decision.codes),
+                            record)  # fmt: skip
+    try:
+        submitted = journal.begin_submit(record.id, record.fingerprint, **order)
+    except NotSendable as exc:
+        return SendDecision(False, (str(exc),), ("not_sendable",), record)
+    return SendDecision(True, (), (), submitted)
