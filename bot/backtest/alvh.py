@@ -227,14 +227,13 @@ class _Simulator:
         for inst in list(self.positions):
             pos = self.positions[inst]
             price = self.mid(inst, i)
-            if price is None:
-                continue  # no print today: carried at the last mark
             mult = self.multiplier(inst.kind)  # type: ignore[attr-defined]
-            self.pnl[i] += pos.qty * (price - pos.mark) * mult
-            pos.mark = price
+            if price is not None:  # no print today: carried at the last mark
+                self.pnl[i] += pos.qty * (price - pos.mark) * mult
+                pos.mark = price
             expiry = getattr(inst, "expiry", None)
-            if expiry is not None and expiry <= self.dates[i]:
-                self.realized += pos.qty * (price * mult - pos.avg_cost)
+            if expiry is not None and expiry <= self.dates[i]:  # final settlement (or the last mark without one)
+                self.realized += pos.qty * (pos.mark * mult - pos.avg_cost)
                 del self.positions[inst]
 
     def execute(self, i: int, intents: tuple) -> None:
@@ -356,7 +355,7 @@ class _Simulator:
             for inst, pos in sorted(self.positions.items(), key=lambda kv: kv[0].key)  # type: ignore[attr-defined]
             if pos.qty != 0
         )
-        net_liq = float(self.condor_equity[i] + np.sum(self.pnl[: i + 1]) - np.sum(self.cost[: i + 1]))
+        net_liq = float(self.condor_equity[i] + self.pnl[: i + 1].sum() - self.cost[: i + 1].sum())
         return MarketSnapshot(
             now=now,
             vix=index(d.vix[i]),

@@ -73,30 +73,27 @@ def futures_leg(
     pnl = np.zeros(n)
     cost = np.zeros(n)
     qty_out = np.zeros(n)
-    qty = 0.0
-    col = -1
+    qty, col, last = 0.0, -1, np.nan  # contracts held, their column, their last settle
     for i in range(1, n):
-        if qty != 0.0 and col >= 0:
-            move = settle[i, col] - settle[i - 1, col]
-            if np.isfinite(move):
-                pnl[i] += qty * move * VX_MULTIPLIER
-            if data.vx.expiry[col] <= data.dates[i]:  # cash-settled at the final settlement: nothing left to sell
+        if qty != 0.0:
+            price = settle[i, col]
+            if np.isfinite(price):  # a missing settle carries the position at its last price
+                pnl[i] += qty * (price - last) * VX_MULTIPLIER
+                last = price
+            if data.vx.expiry[col] <= data.dates[i]:  # cash-settled at the final settlement: nothing to sell
                 qty, col = 0.0, -1
-        want_col = held_col[i]
+        want = held_col[i]
         wanted = target[i - 1]
         new_qty = qty if np.isnan(wanted) else max(np.round(wanted / step) * step, 0.0)
-        if want_col < 0 or not np.isfinite(settle[i, want_col]):
-            new_qty, want_col = 0.0, col  # no tradable contract today: flat is the only safe state
-            if col >= 0 and not np.isfinite(settle[i, col]):
-                qty, col = 0.0, -1
-        if qty != 0.0 and col >= 0 and want_col != col:
-            roll = abs(qty) * (2 * per_contract[i] + costs.vx_roll_slippage * VX_MULTIPLIER)
-            cost[i] += roll
-            col = want_col
-        traded = abs(new_qty - qty)
-        if traded > 0:
-            cost[i] += traded * per_contract[i]
-            col = want_col
+        if want < 0 or not np.isfinite(settle[i, want]):
+            qty_out[i] = qty  # nothing tradable today: hold what there is, trade tomorrow
+            continue
+        if qty != 0.0 and want != col:
+            cost[i] += abs(qty) * (2 * per_contract[i] + costs.vx_roll_slippage * VX_MULTIPLIER)
+            col, last = want, settle[i, want]
+        if new_qty != qty:
+            cost[i] += abs(new_qty - qty) * per_contract[i]
+            col, last = want, settle[i, want]
         qty = new_qty
         qty_out[i] = qty
     return LegResult(pnl - cost, cost, qty_out)
@@ -194,8 +191,13 @@ def vxth_calls_leg(data: MarketData, comp: CompetitorSettings, costs: CostSettin
         if qty > 0:
             f = settle[i, pos_col]
             t = (expiry[pos_col] - day[i]) / DAYS
-            if t <= 0 or not np.isfinite(f):
-                value = max((f if np.isfinite(f) else 0.0) - strike, 0.0)
+            if not np.isfinite(f):
+                if t > 0:
+                    held[i] = qty
+                    continue  # no settle today: carried at the last value (no roll can happen without F1 data)
+                f = strike + last_value  # expired without a final print: settle at the last value
+            if t <= 0:
+                value = max(f - strike, 0.0)
                 pnl[i] += (value - last_value) * qty * VIX_OPTION_MULTIPLIER
                 qty, pos_col = 0.0, -1
             else:
