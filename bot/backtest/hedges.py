@@ -43,9 +43,15 @@ def trading_days_to_expiry(data: MarketData) -> np.ndarray:
 
 def hold_contract(data: MarketData, roll_days: int, offset: int = 0) -> np.ndarray:
     """Per day, the contract column a futures hedge holds: the `offset`-th listed contract (0 = front) among those
-    with more than `roll_days` trading days left, so that a held F1 rolls `roll_days` days before expiry."""
+    with more than `roll_days` trading days left, so that a held F1 rolls `roll_days` days before expiry. A
+    contract counts as listed from its first to its last settle in the data."""
     left = trading_days_to_expiry(data)
-    listed = ~np.isnan(data.vx.settle) & (left > roll_days)
+    valid = np.isfinite(data.vx.settle)
+    rows = np.arange(data.n)[:, None]
+    first = np.argmax(valid, axis=0)[None, :]
+    last = (data.n - 1 - np.argmax(valid[::-1], axis=0))[None, :]
+    trading = valid.any(axis=0)[None, :] & (rows >= first) & (rows <= last)  # a hole in the data is not a delisting
+    listed = trading & (left > roll_days)
     out = np.full(data.n, -1, dtype=np.int64)
     for i in range(data.n):
         cols = np.flatnonzero(listed[i])

@@ -129,3 +129,13 @@ def test_vxth_rolls_every_vx_expiry_with_the_weight_schedule(tmp_path) -> None:
         bought = leg.costs[i] > 0
         assert bought == (15 < f1[i] <= 50), f"roll on {data.dates[i]} with F1 {f1[i]:.1f}"
     assert (leg.exposure[rolls] > 0).sum() == sum(1 for i in rolls if 15 < f1[i] <= 50)
+
+
+def test_a_missing_settle_carries_the_position() -> None:
+    front = np.array([15.0, 15.0, 15.0, 16.0, np.nan, 18.0, 18.0, 18.0])
+    data = tiny_market(front)
+    target = np.ones(len(front))
+    leg = futures_leg(data, target, FREE, roll_days=0, step=0.1)
+    assert leg.exposure[3:].tolist() == [1.0] * 5  # held through the hole
+    assert leg.pnl.sum() == pytest.approx((18.0 - 15.0) * 1000)  # bought at day 1's settle, marked to 18
+    assert leg.pnl[4] == 0.0 and leg.pnl[5] == pytest.approx(2000.0)
