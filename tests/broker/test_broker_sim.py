@@ -9,7 +9,7 @@ import pytest
 from bot.broker import BrokerState, NotConnectedError
 from bot.broker.discovery import condor_leg_positions, is_monthly_vx
 from bot.broker.types import ConnectionEvent, ConnectionEventKind, OptionGreeksTick, QuoteTick
-from bot.domain.intents import Side
+from bot.domain.intents import HedgeKind, Side
 from bot.vx_calendar import listed_contract_months, vx_expiry
 
 from .simkit import connected, next_event, simulator, until
@@ -44,15 +44,19 @@ def test_connect_reads_the_account_positions_and_condor_legs(library, calm_marke
 def test_vx_curve_is_found_through_contract_details(library, calm_market, tmp_path) -> None:
     async def go():
         async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
-            return await broker.vx_curve(today=calm_market.info.start.date())
+            today = calm_market.info.start.date()
+            return await broker.vx_curve(today=today), await broker.vx_curve(HedgeKind.VXM, today=today)
 
-    curve = run(go()).contracts
+    full, mini = run(go())
+    curve = full.contracts
     today = calm_market.info.start.date()
     expected = [vx_expiry(y, m) for y, m in listed_contract_months(today, len(curve))]
     assert len(curve) >= 6
     assert [c.expiry_date for c in curve] == expected  # front first, monthly, none expired, none missing
     assert all(c.trading_class == "VX" and c.multiplier == 1000 and c.min_tick == 0.05 for c in curve)
     assert all(is_monthly_vx(c) for c in curve)
+    assert mini.contracts and all(c.trading_class == "VXM" and c.multiplier == 100 for c in mini.contracts)
+    assert [c.expiry for c in mini.contracts] == [c.expiry for c in curve[: len(mini.contracts)]]
 
 
 def test_indices_vixy_and_vix_options_are_discovered(library, calm_market, tmp_path) -> None:

@@ -39,6 +39,7 @@ def test_ladder_walks_to_the_ask_and_fills(library, calm_market, tmp_path) -> No
     assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 3
     assert outcome.average_price == pytest.approx(ask) and outcome.commission and outcome.commission > 0
     assert places[-1]["lmtPrice"] == ask and all(p["lmtPrice"] <= ask for p in places)
+    assert {p["orderType"] for p in places} == {"LMT"}  # never a market order
     assert [p["orderId"] for p in places] == [r.order_id for r in journal.sends]
     assert filled_shares(records) == 3 and max_working_at_once(records) == 1
     assert sum(p.quantity for p in state.positions.values() if p.local_symbol.startswith("VX")) == 3
