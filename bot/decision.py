@@ -66,13 +66,14 @@ def _alert(a: Alert) -> dict[str, object]:
     return {"code": a.code, "message": a.message, "layer": int(a.layer) if a.layer is not None else None}
 
 
-def _clean(obj: object) -> object:
+def json_safe(obj: object) -> object:
+    """`obj` with every non-finite float replaced by None (strict JSON has no NaN or Infinity)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -119,7 +120,7 @@ class DecisionRecord:
 
     def to_json(self) -> str:
         """Strict JSON: a non-finite number (e.g. a broker's NaN average cost) is written as null."""
-        return json.dumps(_clean(self.to_dict()), default=_json_default, allow_nan=False, sort_keys=True)
+        return json.dumps(json_safe(self.to_dict()), default=_json_default, allow_nan=False, sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,11 +183,12 @@ def hedge_need(book: BookReport, strength: float, beta_f: float, s: SizingSettin
     """The smaller of vega and scenario sizing, or None when the book's exposure is unknown (sizing abstains)."""
     if not book.known or book.e_vix is None or not math.isfinite(book.e_vix):
         return None
-    if any(sc.pnl is None or not math.isfinite(sc.pnl) for sc in book.scenarios):
+    stress = [(sc.pnl, sc.vix_points) for sc in book.scenarios if sc.pnl is not None and math.isfinite(sc.pnl)]
+    if len(stress) != len(book.scenarios):
         return None
     h = hedge_ratio(strength, s)
     vega = h * max(-book.e_vix, 0.0)
-    losses = [h * -sc.pnl / sc.vix_points * beta_f / s.beta_f_stress for sc in book.scenarios if sc.pnl < 0]  # type: ignore[operator]
+    losses = [h * -pnl / vix_points * beta_f / s.beta_f_stress for pnl, vix_points in stress if pnl < 0]
     scen = max(losses) if losses else None
     if scen is not None and scen < vega:
         return Need(h, vega, scen, scen, "scenario")

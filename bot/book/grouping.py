@@ -12,6 +12,7 @@ the `Layout` adds the matrices that let `report.read_book` value every structure
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -119,10 +120,18 @@ def _group_positions(positions: tuple[Position, ...]) -> Grouped:
 
 
 def economics(kind: StructureKind, legs: tuple[StructureLeg, ...], n: int) -> Economics:
-    """credit ($, + received), wing widths, max loss ($ or None), break-evens."""
+    """credit ($, + received), wing widths, max loss ($ or None = unbounded or unknown), break-evens.
+
+    IB reports average cost as a positive price x multiplier for long and short legs alike; a missing, non-finite
+    or negative one leaves credit NaN, max loss None (stress losses are then not capped: the conservative side)
+    and no break-evens, instead of inventing numbers.
+    """
     credit = -sum(leg.quantity * leg.avg_cost for leg in legs)
     mult = legs[0].contract.multiplier
     strikes = [leg.contract.strike for leg in legs]
+    if not all(math.isfinite(leg.avg_cost) and leg.avg_cost >= 0 for leg in legs):
+        widths = tuple(b - a for a, b in zip(strikes[::2], strikes[1::2], strict=True)) if len(legs) > 1 else ()
+        return math.nan, widths, None, ()
     if kind is StructureKind.IRON_CONDOR:
         k1, k2, k3, k4 = strikes
         widths = (k2 - k1, k4 - k3)

@@ -57,7 +57,7 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     prices = _stress_prices(lay, table, t, spot, settings) if spot is not None else None
     marks = table.mark if prices is None else np.where(np.isfinite(table.mark), table.mark, prices[0])
     marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)
-    pnl_s = qm @ np.nan_to_num(marks) - lay.cost
+    pnl_s = qm @ np.nan_to_num(marks) - lay.cost  # NaN when an average cost is unusable: reported as None
     scen_s = None
     if prices is not None:
         scen_s = np.maximum(((prices[1:] - prices[0]) @ qm.T).T, -lay.max_loss[:, None])
@@ -104,7 +104,7 @@ def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma
                 max_loss=max_loss,
                 break_evens=bes,
                 dte=(expiry - today).days,
-                pnl=pnl_l[s] if marks_l[s] else None,
+                pnl=pnl_l[s] if marks_l[s] and math.isfinite(pnl_l[s]) else None,
                 greeks=StructureGreeks(d_l[s], g_l[s], v_l[s], t_l[s]) if known else StructureGreeks(),
                 scenario_pnl=tuple(scen_l[s]) if known and scen_l is not None else None,
             )

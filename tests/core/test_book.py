@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from alvh_core_fixtures import NOW, condor_legs, snapshot
 
 from bot.book import book_greeks, group_legs, read_book
+from bot.decision import json_safe
 from bot.domain.condors import GreeksSource, StructureKind
 from bot.domain.market import OptionContract, OptionLeg, Quote
 from bot.settings.book import BookSettings, StressPoint
@@ -179,3 +181,18 @@ def test_contracts_hash_by_value():
     a = OptionContract("SPXW", EXP, 5310.0, "P")
     b = OptionContract("SPXW", EXP, 5310.0, "P")
     assert a == b and hash(a) == hash(b) and len({a, b, dataclasses.replace(a, strike=5315.0)}) == 2
+
+
+@pytest.mark.parametrize("bad_cost", [math.nan, -50.0])
+def test_unusable_average_cost_leaves_credit_unknown_and_stress_uncapped(bad_cost):
+    good = condor_legs(EXP, (5310, 5360, 5655, 5705), 3)
+    legs = [*good[:1], dataclasses.replace(good[1], avg_cost=bad_cost), *good[2:]]
+    report = read_book(snapshot(legs), BookSettings())
+    (condor,) = report.condors
+    assert math.isnan(condor.credit) and condor.max_loss is None and condor.break_evens == () and condor.pnl is None
+    assert condor.wing_widths == (50, 50)
+    # greeks and stress repricing do not depend on the cost: still known, just not capped
+    reference = read_book(snapshot(good), BookSettings())
+    assert report.known and report.v_ic == pytest.approx(reference.v_ic)
+    assert [sc.pnl for sc in report.scenarios] == pytest.approx([sc.pnl for sc in reference.scenarios])
+    assert "NaN" not in json.dumps(json_safe(report.to_dict()), allow_nan=False)
