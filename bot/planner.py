@@ -199,7 +199,11 @@ def plan(
     votes: tuple[SignalVote, ...],
     s: SizingSettings,
 ) -> Plan:
-    """Intents that move the held hedge book to the layers' targets."""
+    """Intents that move the held hedge book to the layers' targets.
+
+    Order: closes before opens, and buys before sells within each, so that a short call is never listed before
+    the long future or long call covering it, and is bought back before its cover is sold.
+    """
     held = held_positions(snapshot.hedges)
     sized = {lid: t.as_map() for lid, t in sizing.targets.items() if layers.get(lid).phase in HOLDING}
     attributed = attribute(held, sized, s, near_expiry(snapshot, s), _tail_short_call_rule(layers, sized, s))
@@ -223,7 +227,7 @@ def plan(
             else:
                 intents.append(intent)
     intents = _group_rolls(intents)
-    intents.sort(key=lambda i: (i.opens_position, int(i.layer), i.instrument.key))
+    intents.sort(key=lambda i: (i.opens_position, i.side is not Side.BUY, int(i.layer), i.instrument.key))
     return Plan(tuple(intents), targets, attributed, tuple(alerts))
 
 

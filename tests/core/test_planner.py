@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from alvh_core_fixtures import NOW, snapshot
+from alvh_core_fixtures import NOW, quote, snapshot
 
 from bot.domain.intents import HedgeInstrument, HedgeKind, Side
 from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState
-from bot.domain.market import HedgePosition, Quote
+from bot.domain.market import HedgePosition, Quote, VixOptionQuote
 from bot.domain.votes import SignalVote, Vote
 from bot.planner import (
     MAX_ID_LEN,
@@ -187,3 +187,17 @@ def test_hedge_break_evens():
     be = hedge_break_evens(attributed, hedges)
     assert be[f"L1:{F1}"] == f"future at {(2 * 1700 + 18000) / 1200:.2f}"
     assert be[f"L3:{F2}"] == "VIX settlement at 32.00"  # 30 + (2.50 - 0.50)
+
+
+def test_buys_are_listed_before_sells_so_covers_come_first():
+    long_c = HedgeInstrument(HedgeKind.VIX_OPTION, F2, 100.0, "C")  # key sorts before the short's "22"
+    short_c = HedgeInstrument(HedgeKind.VIX_OPTION, F2, 22.0, "C")
+    quoted = dataclasses.replace(SNAP, vix_options=(*SNAP.vix_options, VixOptionQuote(long_c, quote(0.5))))
+    layers = book(LayerPhase.ACTIVE, LayerPhase.HARVESTING, LayerPhase.ACTIVE)
+    s = sized(MID_CURVE={VXM2: 3, short_c: -3}, TAIL={long_c: 2})
+    p = plan(layers, s, quoted, VOTES, S)
+    assert [i.side for i in p.intents] == [Side.BUY, Side.BUY, Side.SELL]
+    filled = apply_intents((), p.intents)
+    unwind = book(LayerPhase.ACTIVE, LayerPhase.UNWINDING, LayerPhase.IDLE)
+    closes = plan(unwind, sized(), dataclasses.replace(quoted, hedges=filled), VOTES, S).intents
+    assert [(i.instrument, i.side) for i in closes][:1] == [(short_c, Side.BUY)]  # the short call goes first
