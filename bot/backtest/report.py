@@ -43,7 +43,10 @@ def metrics_json(metrics: dict[str, object]) -> str:
 
 
 def _pct(x: object) -> str:
-    return "n/a" if x is None else f"{float(x) * 100:.1f}%"  # type: ignore[arg-type]
+    if x is None:
+        return "n/a"
+    value = float(x)  # type: ignore[arg-type]
+    return "0.0%" if abs(value) < 5e-4 else f"{value * 100:.1f}%"
 
 
 def report_markdown(metrics: dict[str, object], command: str) -> str:

@@ -62,6 +62,8 @@ def run_backtest(
     condor = CondorEngine(data, s.condor, s.vol_model, s.costs).run()
     step("condors")
     notes: list[str] = []
+    if (data.vx.f1 < 0).all():
+        notes.append("no VX futures in this period: every hedge stays flat (VX started 2004-03-26)")
     base = capital + np.cumsum(condor.pnl)
     legs: dict[str, LegResult] = {}
     comp = s.competitors
