@@ -110,3 +110,18 @@ def test_the_record_serializes_to_strict_json():
     nan_leg = dataclasses.replace(snap.legs[0], avg_cost=float("nan"))
     d2 = decide(dataclasses.replace(snap, legs=(nan_leg, *snap.legs[1:])), StrategyState(), history, SETTINGS)
     assert "NaN" not in d2.record.to_json()
+
+
+def test_settings_come_from_the_app_config_and_given_betas_are_used_as_is():
+    from bot.config import AppConfig
+    from bot.sizing import BetaEstimate, Betas
+
+    config = AppConfig()
+    core = CoreSettings.from_config(config)
+    assert core.sizing is config.sizing and core.book is config.book and core.layers is config.layers
+    snap, history = spike_market()
+    fixed = Betas(BetaEstimate(0.9, "test"), BetaEstimate(0.8, "test"), BetaEstimate(0.5, "test"))
+    d = decide(snap, StrategyState(), dataclasses.replace(history, betas=fixed), core)
+    assert d.record.sizing.betas is fixed
+    fitted = decide(snap, StrategyState(), history, core).record.sizing.betas
+    assert fitted.f1.source in ("regression", "fallback") and fitted.f1.n > 0
