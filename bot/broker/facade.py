@@ -52,6 +52,7 @@ from bot.broker.types import (
     ConnectionEventKind,
     ContractSpec,
     DailyBar,
+    MarketUniverse,
     OptionGreeksTick,
     OrderEvent,
     OrderEventKind,
@@ -526,6 +527,27 @@ class Broker:
         return legs
 
     # ------------------------------------------------------------------ market data
+    async def subscribe_universe(self, curve_months: int = 4, today: dt.date | None = None) -> MarketUniverse:
+        """Discover and stream what the strategy reads: the four indices, the first `curve_months` VX futures,
+        VIXY and every condor leg held (with model greeks). Safe to call again: subscriptions are not duplicated."""
+        if curve_months < 1:
+            raise ValueError(f"curve_months must be >= 1, got {curve_months}")
+        indices = {symbol: await self.index(symbol) for symbol in discovery.INDEX_EXCHANGES}
+        curve = await self.vx_curve(today=today)
+        if len(curve.contracts) < curve_months:
+            raise ContractNotFoundError(
+                f"the gateway lists {len(curve.contracts)} monthly VX futures, fewer than the {curve_months} needed"
+            )
+        universe = MarketUniverse(
+            indices=indices,
+            vx_curve=VxCurve(curve.contracts[:curve_months]),
+            vixy=await self.vixy(),
+            condor_legs=tuple(await self.condor_legs()),
+        )
+        for spec in universe.all:
+            await self.subscribe(spec)
+        return universe
+
     async def subscribe(self, spec: ContractSpec) -> None:
         """Stream quotes (and model greeks for options) for a contract; kept across reconnects and 1101."""
         if spec.con_id in self._subs:

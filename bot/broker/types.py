@@ -273,6 +273,20 @@ class VxCurve:
     contracts: tuple[ContractSpec, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class MarketUniverse:
+    """Every contract the strategy watches, discovered from the gateway and subscribed in one call."""
+
+    indices: dict[str, ContractSpec]  # VIX, VIX3M, VIX9D, SPX
+    vx_curve: VxCurve
+    vixy: ContractSpec
+    condor_legs: tuple[ContractSpec, ...]
+
+    @property
+    def all(self) -> tuple[ContractSpec, ...]:
+        return (*self.indices.values(), *self.vx_curve.contracts, self.vixy, *self.condor_legs)
+
+
 BrokerEvent = (
     ConnectionEvent
     | QuoteTick

@@ -380,6 +380,9 @@ class _LadderRun:
             )
         except NotConnectedError:
             raise _Interrupted from None
+        except BrokerError as exc:  # refused by the facade before anything reached the socket
+            kind = OutcomeKind.REFUSED if self.sent == 0 else None
+            raise _Stop(kind, f"step {step}: the broker facade refused the order: {exc}") from exc
         self.sent += 1
         log.info("order sent", intent=self.intent.id, order_id=order_id, step=step, price=price, quantity=remaining)
         await self._wait_until(lambda: self._terminal(order_id), self.settings.step_interval_s)

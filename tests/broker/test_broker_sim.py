@@ -271,3 +271,19 @@ def test_delayed_market_data_is_requested_and_flagged(library, calm_market, tmp_
 
     quote = run(go())
     assert quote.frozen and quote.ask is not None  # delayed ticks (66/67) land in bid/ask, marked not live
+
+
+def test_subscribe_universe_streams_everything_the_strategy_reads(library, calm_market, tmp_path) -> None:
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            universe = await broker.subscribe_universe(curve_months=3, today=calm_market.info.start.date())
+            again = await broker.subscribe_universe(curve_months=3, today=calm_market.info.start.date())
+            await until(lambda: all(broker.latest_quote(c.con_id) for c in universe.all), what="every quote")
+            await until(lambda: all(broker.latest_greeks(c.con_id) for c in universe.condor_legs), what="greeks")
+            return universe, again, sum(len(s.subs) for s in sim.server.sessions)  # the gateway's own count
+
+    universe, again, lines = run(go())
+    assert set(universe.indices) == {"VIX", "VIX3M", "VIX9D", "SPX"}
+    assert len(universe.vx_curve.contracts) == 3 and universe.vixy.symbol == "VIXY"
+    assert len(universe.condor_legs) == 4
+    assert again == universe and lines == len(universe.all)  # calling twice did not double the market-data lines

@@ -309,3 +309,19 @@ def test_shutdown_policy(policy: str, status: str) -> None:
     broker, cancelled = run(go())
     assert broker.orders[0].status == status
     assert cancelled == ([broker.orders[0].order_id] if policy == "cancel" else [])
+
+
+def test_facade_refusing_the_order_ends_the_intent_without_a_send() -> None:
+    from bot.broker.errors import ContractNotFoundError
+
+    async def go():
+        broker = FakeBroker()
+
+        def refuse(*args, **kwargs):
+            raise ContractNotFoundError("resolve the contract (contract details) before ordering")
+
+        broker.place_limit = refuse  # type: ignore[method-assign]
+        return broker, await Executor(broker, FAST, InMemoryJournal()).execute(intent())
+
+    broker, outcome = run(go())
+    assert outcome.kind is OutcomeKind.REFUSED and outcome.orders_sent == 0 and broker.orders == []
