@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy.special import ndtr
@@ -140,7 +141,8 @@ def greeks_table(
     until = now + dt.timedelta(seconds=1)
     q_from = now - dt.timedelta(seconds=settings.quote_max_age_s)
     g_from = now - dt.timedelta(seconds=settings.greeks_max_age_s)
-    rows = np.array([_row(leg, q_from, g_from, until) for leg in legs], dtype=float).reshape(n, 7)
+    flat = chain.from_iterable(_row(leg, q_from, g_from, until) for leg in legs)
+    rows = np.fromiter(flat, dtype=float, count=7 * n).reshape(n, 7)
     mark, d, gm, v, th, iv, und_g = rows.T
     finite = np.isfinite
     with np.errstate(invalid="ignore", divide="ignore"):
