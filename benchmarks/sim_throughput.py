@@ -144,7 +144,7 @@ def main() -> None:
     # A fresh simulator per measurement: at 2400x every quote moves every 10 ms cycle, and the 10:00 ET start leaves
     # ~9 real seconds before the close (connecting, subscribing and the window fit in that).
     for measure in (stream, stream_raw):
-        proc, port = start_simulator(speed=2400.0, tick_interval=0.01)
+        proc, port = start_simulator(speed=2400.0, tick_interval=0.001)
         try:
             result.update(asyncio.run(measure(port, args.seconds)))
         finally:

@@ -320,7 +320,8 @@ class SimServer:
         if capped:
             order.fill_cap = cap if cap is not None else max(1.0, math.floor(parsed.total_quantity / 2))
         self.orders[key] = order
-        order.status = "PreSubmitted"
+        # straight to the exchange when it is open (as TWS reports a plain limit order); held as PreSubmitted otherwise
+        order.status = "Submitted" if self.market.is_trading(inst.con_id, t) else "PreSubmitted"
         self._emit_status(order)
         quotes: dict[int, Quote | None] = {}
         self._work_order(order, t, quotes)

@@ -62,7 +62,7 @@ def test_marketable_limit_fills_at_the_quote_with_the_tws_sequence(
             assert fill.execution.time.tzinfo is not None
             assert trade.orderStatus.permId > 0 and trade.order.permId == trade.orderStatus.permId
             statuses = [e.status for e in trade.log]
-            assert statuses[:3] == ["PendingSubmit", "PreSubmitted", "Submitted"] and statuses[-1] == "Filled"
+            assert statuses[:2] == ["PendingSubmit", "Submitted"] and statuses[-1] == "Filled"
             position = {p.contract.conId: p.position for p in ib.positions()}
             assert position[VX.con_id] == 3
             ib.disconnect()
