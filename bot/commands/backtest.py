@@ -6,13 +6,15 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.backtest.condors import CondorResult
-from bot.backtest.data import MarketData, load_directory
-from bot.backtest.validate import DataError
 from bot.cli import UserError
 from bot.config import AppConfig, load_config
 from bot.settings.backtest import BacktestSettings
+
+if TYPE_CHECKING:  # the CLI imports every command module: keep pandas/scipy out of `alvh --help`
+    from bot.backtest.condors import CondorResult
+    from bot.backtest.data import MarketData
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bot.backtest.alvh import alvh_leg
+    from bot.backtest.data import load_directory
     from bot.backtest.report import metrics_json, write_outputs
     from bot.backtest.run import compute_metrics, run_backtest
+    from bot.backtest.validate import DataError
 
     config = load_config(args.config) if args.config else AppConfig()
     s = config.backtest
