@@ -112,8 +112,9 @@ def decide(snapshot: MarketSnapshot, state: StrategyState, history: History, set
             f"${carry.budget_usd or 0.0:,.0f}/month"
         )
         if settings.sizing.carry_budget_enforced:
-            intents = tuple(i for i in intents if not i.opens_position)
-            message += ": opening intents dropped"
+            # rolls keep both halves: dropping the open of a roll would leave the hedge closed, not cheaper
+            intents = tuple(i for i in intents if not i.opens_position or (i.group or "").startswith("roll-"))
+            message += ": opening intents dropped (rolls kept)"
         alerts.append(Alert("carry_over_budget", message))
     regime = layers.regime
     press = cash_press(book, state.harvested_cash_usd, state.realized_hedge_pnl_usd, regime)

@@ -6,11 +6,11 @@ import dataclasses
 import datetime as dt
 import json
 
-from alvh_core_fixtures import NOW, WORKED_STRIKES, calm_market, condor_legs, spike_market, vx_curve
+from alvh_core_fixtures import NOW, WORKED_STRIKES, calm_market, condor_legs, quote, spike_market, vx_curve
 
 from bot.domain.intents import HedgeKind, Side
 from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState, Regime
-from bot.domain.market import Quote
+from bot.domain.market import Quote, VxCurve, VxPoint
 from bot.domain.state import StrategyState
 from bot.planner import apply_intents
 from bot.settings.book import BookSettings
@@ -125,3 +125,35 @@ def test_settings_come_from_the_app_config_and_given_betas_are_used_as_is():
     assert d.record.sizing.betas is fixed
     fitted = decide(snap, StrategyState(), history, core).record.sizing.betas
     assert fitted.f1.source in ("regression", "fallback") and fitted.f1.n > 0
+
+
+def test_enforced_carry_budget_keeps_both_halves_of_a_roll():
+    snap, history = spike_market()
+    first = decide(snap, StrategyState(), history, SETTINGS)
+    f1 = snap.curve.nth(snap.today, 1)
+    held = apply_intents(snap.hedges, first.intents)
+    # two business days before F1 expires the near hedge rolls to F2; quotes restamped at that instant
+    later = dt.datetime.combine(f1.expiry - dt.timedelta(days=2), NOW.timetz())
+    # futures in contango (spot still above VIX3M): long futures cost carry, so the budget of 0 is exceeded
+    contango = (39.0, 41.0, 42.0, 43.0)
+    points = zip(snap.curve.points, contango, strict=True)
+    curve = VxCurve(tuple(VxPoint(p.expiry, quote(px, later)) for p, px in points))
+    rolled = dataclasses.replace(
+        snap,
+        now=later,
+        curve=curve,
+        hedges=held,
+        vix=dataclasses.replace(snap.vix, at=later),
+        vix3m=Quote(last=30.0, at=later),
+        spx=dataclasses.replace(snap.spx, at=later),
+        vixy=dataclasses.replace(snap.vixy, at=later),
+        vix_options=tuple(dataclasses.replace(o, quote=quote(o.quote.mid, later)) for o in snap.vix_options),
+        legs=tuple(dataclasses.replace(lg, greeks=dataclasses.replace(lg.greeks, at=later)) for lg in snap.legs),
+    )
+    strict = CoreSettings(sizing=SizingSettings(carry_budget_share=0.0, carry_budget_enforced=True))
+    d = decide(rolled, first.state, history, strict)
+    assert any(a.code == "carry_over_budget" and "rolls kept" in a.message for a in d.alerts)
+    assert all(not i.opens_position or i.group for i in d.intents)  # other opening intents were dropped
+    roll = [i for i in d.intents if (i.group or "").startswith("roll-")]
+    assert len(roll) == 2 and {i.opens_position for i in roll} == {True, False}
+    assert {i.instrument.expiry for i in roll} == {f1.expiry, snap.curve.nth(snap.today, 2).expiry}
