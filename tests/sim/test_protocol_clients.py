@@ -413,3 +413,22 @@ def test_a_refused_modification_cancels_the_order_on_both_sides(
             ib.disconnect()
 
     run(body())
+
+
+def test_historical_end_date_and_unsupported_bar_size(lib: ModuleType, log_guard: LogGuard, tmp_path: Path) -> None:
+    log_guard.allow(r"Error 162")
+
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path)
+        async with sim:
+            ib = await connect(lib, sim.port)
+            end = dt.datetime(2026, 10, 15, 21, 0, tzinfo=dt.UTC)
+            bars = await ib.reqHistoricalDataAsync(vx(lib), end, "2 W", "1 day", "TRADES", True)
+            assert bars and bars[-1].date == dt.date(2026, 10, 15) and bars[0].date > dt.date(2026, 10, 1)
+            errors: list[tuple[int, str]] = []
+            ib.errorEvent += lambda req_id, code, text, *args: errors.append((code, text))
+            minutes = await ib.reqHistoricalDataAsync(vx(lib), "", "1 D", "1 min", "TRADES", True)
+            assert list(minutes) == [] and errors and errors[0][0] == 162 and "only '1 day' bars" in errors[0][1]
+            ib.disconnect()
+
+    run(body())
