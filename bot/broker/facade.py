@@ -158,6 +158,7 @@ class Broker:
         self._contracts: dict[int, Any] = {}
         self._watches: dict[str, list[OrderWatch]] = {}
         self._snapshot: ReconciliationSnapshot | None = None
+        self._resolved: dict[str, ContractSpec] = {}
         # The libraries key open/completed-order requests by name: two at once would overwrite each other's future.
         self._refresh_lock = asyncio.Lock()
         self._history_pacer = Pacer(self.tuning.historical_concurrency, self.tuning.historical_min_interval_s)
@@ -418,6 +419,27 @@ class Broker:
         self._emit(snapshot)
         return snapshot
 
+    def order_evidence(self, order_ref: str) -> ReconciliationSnapshot:
+        """This session's orders and executions for one orderRef, from the library's memory (no request).
+
+        Sound only while the broker is ready: the memory was filled by the reconciliation of the current connection
+        (open and completed orders, executions) and has been updated by every broker message since; a reconnect
+        replaces it. Lets execution reconcile an intent before its first send without four round trips.
+        """
+        if not self.is_ready:
+            raise NotConnectedError(f"no reconciled order state while the broker is {self._state.value}")
+        records = [convert.order_record(t) for t in self._ib.trades() if t.order.orderRef == order_ref]
+        fills = [convert.execution_record(f) for f in self._ib.fills() if f.execution.orderRef == order_ref]
+        return ReconciliationSnapshot(
+            taken_at=convert.utc_now(),
+            generation=self._generation,
+            accounts=tuple(self._ib.managedAccounts()),
+            positions=(),
+            open_orders=tuple(r for r in records if r.is_live),
+            completed_orders=tuple(r for r in records if not r.is_live),
+            executions=tuple(fills),
+        )
+
     def positions(self) -> list[PositionRow]:
         """Positions as last streamed by the gateway (kept current by position updates)."""
         return [convert.position_row(p) for p in self._ib.positions()]
@@ -514,9 +536,18 @@ class Broker:
         return discovery.pick_option_chain(infos, trading_class, exchange)
 
     async def resolve(self, instrument: HedgeInstrument) -> ContractSpec:
-        """The gateway's contract for a planned hedge instrument (exact expiry, strike and right)."""
+        """The gateway's contract for a planned hedge instrument (exact expiry, strike and right).
+
+        Cached per instrument: contract details do not change while a contract is listed, and a round trip saved
+        here is latency saved between a signal and its order.
+        """
+        cached = self._resolved.get(instrument.key)
+        if cached is not None and cached.con_id in self._contracts:
+            return cached
         candidates = await self.contract_details(discovery.query_for(instrument))
-        return discovery.match_instrument(instrument, candidates)
+        spec = discovery.match_instrument(instrument, candidates)
+        self._resolved[instrument.key] = spec
+        return spec
 
     async def condor_legs(self) -> list[ContractSpec]:
         """Contract details of every SPX/SPXW option held (the condor legs), looked up by conId."""

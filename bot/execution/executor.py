@@ -55,6 +55,8 @@ class OrderBroker(Protocol):
 
     async def refresh_snapshot(self) -> ReconciliationSnapshot: ...
 
+    def order_evidence(self, order_ref: str) -> ReconciliationSnapshot: ...
+
     def next_order_id(self) -> int: ...
 
     def place_limit(
@@ -271,9 +273,12 @@ class _LadderRun:
 
     # ---------------------------------------------------------------- reconciliation
     async def _reconcile_at_start(self) -> None:
+        # The broker's reconciled memory of this connection (open and completed orders and executions read at the
+        # last (re)connect, updated by every message since) is the same evidence as a fresh read, without the
+        # round trips; after a reconnect mid-ladder, _recover re-reads everything from the gateway instead.
         try:
-            snapshot = await self.broker.refresh_snapshot()
-        except (BrokerError, ConnectionError) as exc:
+            snapshot = self.broker.order_evidence(self.intent.id)
+        except BrokerError as exc:
             raise _Stop(OutcomeKind.INTERRUPTED, f"could not reconcile before sending: {exc}") from None
         self.ledger.apply_snapshot(snapshot)
         journaled = self.owner.journal.sent_orders(self.intent.id)

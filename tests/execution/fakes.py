@@ -60,6 +60,7 @@ class FakeBroker:
     orders: list[FakeOrder] = field(default_factory=list)
     executions: list[ExecutionRecord] = field(default_factory=list)
     max_live_per_ref: int = 0
+    refreshes: int = 0
     ready: bool = True
     next_id: int = 100
     _watches: dict[str, list[OrderWatch]] = field(default_factory=dict)
@@ -90,6 +91,10 @@ class FakeBroker:
         return QuoteTick(con_id, self.bid, self.ask, None, None, now())
 
     async def refresh_snapshot(self) -> ReconciliationSnapshot:
+        self.refreshes += 1
+        return self.order_evidence("")
+
+    def order_evidence(self, order_ref: str) -> ReconciliationSnapshot:
         if not self.ready:
             raise NotConnectedError("down")
         records = [
