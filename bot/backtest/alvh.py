@@ -76,12 +76,15 @@ class AlvhRun:
     unfilled: int  # not filled: beyond the intent's limit, no price, expired, failed roll close, or uncovered
     refused_uncovered: int  # of those, sells refused because they would leave short VIX calls uncovered
     alerts: dict[str, int]
+    votes_for: dict[str, np.ndarray]  # per signal: voted FOR at the close of each day
 
 
 def alvh_leg(
     data: MarketData, config: AppConfig, condor: CondorResult, progress: Callable[[int], None] | None = None
-) -> tuple[LegResult, np.ndarray, np.ndarray, list[str]] | None:
-    """(hedge leg, layers active per day, ALVH 'on' per day, notes), or None when the strategy core is absent."""
+) -> tuple[LegResult, np.ndarray, dict[str, np.ndarray], list[str]] | None:
+    """(hedge leg, layers active per day, signals per day, notes), or None when the strategy core is absent.
+    Signals: `alvh` = any layer armed or active (the strategy's own alarm), and `alvh:<signal>` = that signal
+    voted FOR, for event scoring."""
     if not strategy_available():
         return None
     run = simulate_alvh(data, config, condor, progress)
@@ -92,7 +95,8 @@ def alvh_leg(
         "expired); the next decision re-plans them",
         f"alvh alerts: {top or 'none'}",
     ]
-    return run.leg, run.layers_active, run.steward, notes
+    signals = {"alvh": run.steward, **{f"alvh:{name}": on for name, on in sorted(run.votes_for.items())}}
+    return run.leg, run.layers_active, signals, notes
 
 
 def simulate_alvh(
@@ -118,13 +122,17 @@ def simulate_alvh(
         )
         for alert in decision.alerts:
             sim.alerts[alert.code] = sim.alerts.get(alert.code, 0) + 1
+        for vote in getattr(decision.record, "votes", ()):
+            sim.votes_for.setdefault(vote.name, np.zeros(n, dtype=bool))[i] = vote.vote.value == "for"
         pending = decision.intents
         sim.intents += len(pending)
         sim.record_layers(i, state.layers)
         if progress is not None:
             progress(1)
     leg = LegResult(sim.pnl - sim.cost, sim.cost, sim.exposure)
-    return AlvhRun(leg, sim.layers_active, sim.steward, sim.intents, sim.unfilled, sim.refused_uncovered, sim.alerts)
+    return AlvhRun(
+        leg, sim.layers_active, sim.steward, sim.intents, sim.unfilled, sim.refused_uncovered, sim.alerts, sim.votes_for
+    )
 
 
 class _Simulator:
@@ -154,6 +162,7 @@ class _Simulator:
         self.harvested = 0.0
         self.realized = 0.0
         self.alerts: dict[str, int] = {}
+        self.votes_for: dict[str, np.ndarray] = {}
         self.scale = spread_scale(data.vix, self.costs.spread_vix_power)
         self.dates = [d.astype(object) for d in data.dates]
         self.col_of = {e.astype(object): j for j, e in enumerate(data.vx.expiry)}

@@ -24,7 +24,8 @@ STRATEGIES = ("unhedged", "alvh", "vixy_constant", "vxth_calls", "futures_always
 # (data, settings, condor result) -> (hedge leg, daily layer activity 0..3, daily ALVH signal on/off, notes); None
 # when the strategy core is not available.
 AlvhLeg = Callable[
-    [MarketData, BacktestSettings, CondorResult], tuple[LegResult, np.ndarray, np.ndarray, list[str]] | None
+    [MarketData, BacktestSettings, CondorResult],
+    tuple[LegResult, np.ndarray, dict[str, np.ndarray], list[str]] | None,
 ]
 
 
@@ -36,7 +37,7 @@ class RunResult:
     legs: dict[str, LegResult]
     equity: dict[str, np.ndarray]  # strategy -> dollars per day (NaN column when the strategy could not run)
     layers: np.ndarray  # ALVH layers active per day (0 when ALVH did not run)
-    alvh_signal: np.ndarray | None
+    alvh_signals: dict[str, np.ndarray]  # "alvh" (any layer armed/active) and "alvh:<signal>" (voted FOR)
     notes: list[str] = field(default_factory=list)
 
 
@@ -75,17 +76,17 @@ def run_backtest(
         legs["vxth_calls"] = vxth_calls_leg(data, comp, s.costs, capital)
     step("vxth_calls")
     layers = np.zeros(data.n)
-    alvh_signal = None
+    alvh_signals: dict[str, np.ndarray] = {}
     alvh = alvh_leg(data, s, condor) if alvh_leg is not None and "alvh" in wanted else None
     if alvh is None:
         if "alvh" in wanted:
             notes.append("alvh: not run (bot.strategy.decide is not available); its column is empty")
     else:
-        legs["alvh"], layers, alvh_signal, alvh_notes = alvh
+        legs["alvh"], layers, alvh_signals, alvh_notes = alvh
         notes.extend(alvh_notes)
     step("alvh")
     if "vixy_constant" not in wanted:
-        return _finish(data, s, condor, legs, layers, alvh_signal, notes, base, progress=step)
+        return _finish(data, s, condor, legs, layers, alvh_signals, notes, base, progress=step)
     unit = vixy_leg(data, np.full(data.n, capital), s.costs)  # notional = 1 x capital; every term scales linearly
     calm = m.outside_windows(data.dates, list(zip(s.windows.starts, s.windows.ends, strict=True)))
     share = comp.vixy_budget_share
@@ -99,7 +100,7 @@ def run_backtest(
             share = comp.vixy_fallback_share
             notes.append(f"vixy_constant: nothing to match (ALVH calm cost >= 0 or absent); {share:.2%} of capital")
     legs["vixy_constant"] = LegResult(unit.pnl * share, unit.costs * share, unit.exposure * share)
-    return _finish(data, s, condor, legs, layers, alvh_signal, notes, base, progress=step)
+    return _finish(data, s, condor, legs, layers, alvh_signals, notes, base, progress=step)
 
 
 def _finish(
@@ -108,7 +109,7 @@ def _finish(
     condor: CondorResult,
     legs: dict[str, LegResult],
     layers: np.ndarray,
-    alvh_signal: np.ndarray | None,
+    alvh_signals: dict[str, np.ndarray],
     notes: list[str],
     base: np.ndarray,
     progress: Callable[[str], None],
@@ -117,7 +118,7 @@ def _finish(
     equity = {"unhedged": base}
     for name in STRATEGIES[1:]:
         equity[name] = base + np.cumsum(legs[name].pnl) if name in legs else np.full(data.n, np.nan)
-    return RunResult(data, s, condor, legs, equity, layers, alvh_signal, notes)
+    return RunResult(data, s, condor, legs, equity, layers, alvh_signals, notes)
 
 
 def compute_metrics(result: RunResult) -> dict[str, object]:
@@ -135,8 +136,7 @@ def compute_metrics(result: RunResult) -> dict[str, object]:
         "vix_above_20": d.vix > 20,
         "vix_over_vix3m_above_1": np.where(np.isfinite(ratio), ratio > 1, False),
     }
-    if result.alvh_signal is not None:
-        signals["alvh"] = result.alvh_signal
+    signals.update(result.alvh_signals)
     scored = {name: m.score_signal(sig, onsets, ev.lead_window_days, years).to_dict() for name, sig in signals.items()}
     for name, sig in list(signals.items()):
         rnd = m.random_like(sig, ev.random_seed)

@@ -155,6 +155,8 @@ def test_real_decide_on_the_synthetic_spike(data, condor) -> None:
     assert np.isfinite(run.leg.pnl).all()
     assert run.steward[195:260].any()  # the spike at day 200 arms at least one layer
     assert not run.steward[:150].any()  # calm VIX ~13: nothing armed
+    assert "vix_level" in run.votes_for  # per-signal votes are kept for event scoring
+    assert run.votes_for["vix_level"][200:210].any() and not run.votes_for["vix_level"][:150].any()
 
 
 def test_real_data_alvh_runs(tmp_path: Path) -> None:
