@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.domain.condors import StructureKind, StructureLeg
+from bot.domain.condors import StructureKind, StructureLeg, StructureShape
 from bot.domain.market import OptionContract, OptionLeg
 
 Position = tuple[OptionContract, int, float]  # contract, signed quantity, avg cost
@@ -162,8 +162,11 @@ class Layout:
 
     grouped: Grouped
     econ: tuple[Economics, ...]
+    shapes: tuple[StructureShape, ...]
     contracts: tuple[OptionContract, ...]
     q: np.ndarray
+    qm: np.ndarray  # q x multiplier: $ per point of each contract in each structure
+    held: np.ndarray  # q != 0
     mult: np.ndarray
     cost: np.ndarray  # per structure: sum(qty * avg cost) = -credit
     max_loss: np.ndarray
@@ -193,9 +196,12 @@ def _layout(positions: tuple[Position, ...]) -> Layout:
         for sl in legs:
             q[s, index[sl.contract]] += sl.quantity
     econ = tuple(economics(kind, legs, n) for kind, legs, n in grouped)
+    mult = np.array([c.multiplier for c in contracts], dtype=float)
     arrays = {
         "q": q,
-        "mult": np.array([c.multiplier for c in contracts], dtype=float),
+        "qm": q * mult,
+        "held": q != 0,
+        "mult": mult,
         "cost": np.array([-e[0] for e in econ], dtype=float),
         "max_loss": np.array([e[2] if e[2] is not None else np.inf for e in econ], dtype=float),
         "strikes": np.array([c.strike for c in contracts], dtype=float),
@@ -205,4 +211,8 @@ def _layout(positions: tuple[Position, ...]) -> Layout:
     for arr in arrays.values():
         arr.flags.writeable = False  # shared by every decision that hits the cache
     leg_index = tuple(first[c] for c in contracts)
-    return Layout(grouped=grouped, econ=econ, contracts=contracts, leg_index=leg_index, **arrays)
+    shapes = tuple(
+        StructureShape(kind, legs[0].contract.trading_class, legs[0].contract.expiry, legs, n, *e)
+        for (kind, legs, n), e in zip(grouped, econ, strict=True)
+    )
+    return Layout(grouped=grouped, econ=econ, shapes=shapes, contracts=contracts, leg_index=leg_index, **arrays)

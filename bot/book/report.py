@@ -37,6 +37,9 @@ def book_greeks(snapshot: MarketSnapshot, settings: BookSettings, lay: Layout | 
     return greeks_table(lay.contracts, legs, lay.strikes, lay.is_call, t, snapshot.now, settings, spot, vix)
 
 
+_UNKNOWN_GREEKS = StructureGreeks()
+
+
 def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     """Group, value and stress the option book of `snapshot` (pure; `now` comes from the snapshot)."""
     today = snapshot.today
@@ -48,8 +51,7 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
         return BookReport((), 0.0, 0.0, settings.beta_iv, 0.0, zero)
     t = lay.years_to_expiry(today)
     table = book_greeks(snapshot, settings, lay)
-    qm = lay.q * lay.mult  # $ per point of each contract in each structure
-    held = lay.q != 0
+    qm, held = lay.qm, lay.held
     unknown_s = (held & ~table.known).any(axis=1)
     # unknown contracts carry NaN greeks: zero them for the product (their structures are reported unknown)
     per_structure = qm @ np.nan_to_num(np.column_stack((table.delta, table.gamma, table.vega, table.theta)))
@@ -88,36 +90,26 @@ def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma
     unknown_l, marks_l, pnl_l = unknown_s.tolist(), marks_ok_s.tolist(), pnl_s.tolist()
     d_l, g_l, v_l, t_l = delta_s.tolist(), gamma_s.tolist(), vega_s.tolist(), theta_s.tolist()
     scen_l = scen_s.tolist() if scen_s is not None else None
+    today_ordinal = today.toordinal()
     out = []
-    for s, ((kind, legs, n), (credit, widths, max_loss, bes)) in enumerate(zip(lay.grouped, lay.econ, strict=True)):
+    for s, shape in enumerate(lay.shapes):
         known = not unknown_l[s]
-        expiry = legs[0].contract.expiry
+        pnl = pnl_l[s]
         out.append(
             Structure(
-                kind=kind,
-                trading_class=legs[0].contract.trading_class,
-                expiry=expiry,
-                legs=legs,
-                quantity=n,
-                credit=credit,
-                wing_widths=widths,
-                max_loss=max_loss,
-                break_evens=bes,
-                dte=(expiry - today).days,
-                pnl=pnl_l[s] if marks_l[s] and math.isfinite(pnl_l[s]) else None,
-                greeks=StructureGreeks(d_l[s], g_l[s], v_l[s], t_l[s]) if known else StructureGreeks(),
-                scenario_pnl=tuple(scen_l[s]) if known and scen_l is not None else None,
+                shape,
+                shape.expiry.toordinal() - today_ordinal,
+                pnl if marks_l[s] and math.isfinite(pnl) else None,
+                StructureGreeks(d_l[s], g_l[s], v_l[s], t_l[s]) if known else _UNKNOWN_GREEKS,
+                tuple(scen_l[s]) if known and scen_l is not None else None,
             )
         )
     return tuple(out)
 
 
 def _why_unknown(s: int, lay: Layout, table: GreeksTable) -> str:
-    kind, legs, n = lay.grouped[s]
     missing = [c.key for j, c in enumerate(lay.contracts) if lay.q[s, j] != 0 and not table.known[j]]
-    strikes = "/".join(f"{leg.contract.strike:g}{leg.contract.right}" for leg in legs)
-    label = f"{kind.value} {legs[0].contract.trading_class} {legs[0].contract.expiry.isoformat()} {strikes} x{n}"
-    return f"{label}: no usable greeks for {', '.join(missing)}"
+    return f"{lay.shapes[s].label}: no usable greeks for {', '.join(missing)}"
 
 
 def _stress_prices(lay: Layout, table: GreeksTable, t: np.ndarray, spot: float, settings: BookSettings) -> np.ndarray:

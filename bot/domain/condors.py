@@ -67,12 +67,12 @@ class StructureLeg:
 
 
 @dataclass(frozen=True, slots=True)
-class Structure:
-    """An iron condor, a vertical or a single leg found in the book.
+class StructureShape:
+    """What the positions fix about a structure (computed once per set of positions, not per decision).
 
     For a condor the legs are ordered long put K1, short put K2, short call K3, long call K4 and `quantity` is the
-    number of condors. `credit` is positive when premium was received. `max_loss` is None when unbounded (a naked
-    short leg). `break_evens` are underlying levels at expiry.
+    number of condors. `credit` is positive when premium was received (NaN when an average cost is unusable).
+    `max_loss` is None when unbounded (a naked short leg) or unknown. `break_evens` are underlying levels at expiry.
     """
 
     kind: StructureKind
@@ -82,17 +82,36 @@ class Structure:
     quantity: int
     credit: float  # $, positive = received
     wing_widths: tuple[float, ...]  # condor: (put wing, call wing); vertical: (width,); single: ()
-    max_loss: float | None  # $, positive number; None = unbounded
+    max_loss: float | None  # $, positive number; None = unbounded or unknown
     break_evens: tuple[float, ...]
-    dte: int
-    pnl: float | None  # $ at marks; None when any leg has no mark
-    greeks: StructureGreeks
-    scenario_pnl: tuple[float, ...] | None = None  # $ per stress point (capped at -max_loss); None = unknown
 
     @property
     def label(self) -> str:
         strikes = "/".join(f"{leg.contract.strike:g}{leg.contract.right}" for leg in self.legs)
         return f"{self.kind.value} {self.trading_class} {self.expiry.isoformat()} {strikes} x{self.quantity}"
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """An iron condor, a vertical or a single leg found in the book, valued at one instant. The fixed figures
+    (kind, legs, credit, max loss, ...) live in `shape` and read through as attributes."""
+
+    shape: StructureShape
+    dte: int
+    pnl: float | None  # $ at marks; None when any leg has no mark or an average cost is unusable
+    greeks: StructureGreeks
+    scenario_pnl: tuple[float, ...] | None = None  # $ per stress point (capped at -max_loss); None = unknown
+
+    kind = property(lambda self: self.shape.kind)
+    trading_class = property(lambda self: self.shape.trading_class)
+    expiry = property(lambda self: self.shape.expiry)
+    legs = property(lambda self: self.shape.legs)
+    quantity = property(lambda self: self.shape.quantity)
+    credit = property(lambda self: self.shape.credit)
+    wing_widths = property(lambda self: self.shape.wing_widths)
+    max_loss = property(lambda self: self.shape.max_loss)
+    break_evens = property(lambda self: self.shape.break_evens)
+    label = property(lambda self: self.shape.label)
 
     def to_dict(self) -> dict[str, object]:
         return {
