@@ -3,7 +3,8 @@
 1. Streaming: 50 market-data subscriptions (VX and VXM futures, SPX options, indices, VIXY) on a fast simulated
    clock (every quote moves every cycle); counts the messages ib_async decodes per second (msgs_per_s) and, with
    a bare socket that only splits frames, what the simulator itself emits (raw_msgs_per_s).
-2. Orders: marketable 1-lot VX limit orders one after another; latency from placeOrder to the client seeing Filled.
+2. Orders: marketable 1-lot VX limit orders one after another; latency from placeOrder to ib_async seeing Filled
+   (order_p50_ms/order_p99_ms), and the same from a bare socket (raw_order_*: the simulator's share).
 
 The simulator runs as a separate `alvh sim` process (as a user runs it). Prints ONE JSON line at the end.
 Usage: python benchmarks/sim_throughput.py [--seconds 5] [--orders 300]
@@ -135,6 +136,45 @@ async def orders(port: int, count: int) -> dict[str, float]:
     }
 
 
+async def orders_raw(port: int, count: int) -> dict[str, float]:
+    """The same round trip from a bare socket (bytes built by ib_async's own serializer): the simulator's share."""
+    ib = IB()
+    ib.RequestTimeout = 20
+    await ib.connectAsync("127.0.0.1", port, clientId=5, timeout=20)
+    [vx] = sorted(await ib.reqContractDetailsAsync(Future("VIX", exchange="CFE")), key=lambda d: d.realExpirationDate)[
+        :1
+    ]
+    [ticker] = await ib.reqTickersAsync(vx.contract)
+    captured: list[str] = []
+    send, ib.client.sendMsg = ib.client.sendMsg, captured.append
+    ib.client.placeOrder(1, vx.contract, LimitOrder("BUY", 1, 1.0))
+    ib.client.sendMsg = send
+    ib.disconnect()
+    fields = captured[0].split("\0")[:-1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..176" + frame([71, 2, 6, ""]))
+    frames = FrameReader()
+    frames.feed(b"API\0" + struct.pack(">I", 0))
+    seen: list[list[str]] = []
+    while not any(f[0] == "9" for f in seen):  # nextValidId: the session is ready
+        seen += frames.feed(await reader.read(65536))
+    latencies = []
+    for i in range(count):
+        buy = i % 2 == 0
+        price = ticker.ask + 0.5 if buy else ticker.bid - 0.5
+        fields[1], fields[16], fields[19] = str(1000 + i), "BUY" if buy else "SELL", f"{round(price * 20) / 20:.2f}"
+        t0 = time.perf_counter()
+        writer.write(frame(fields))
+        filled = False
+        while not filled:
+            for f in frames.feed(await reader.read(65536)):
+                filled = filled or (f[0] == "3" and f[1] == str(1000 + i) and f[2] == "Filled")
+        latencies.append((time.perf_counter() - t0) * 1000.0)
+    writer.close()
+    latencies.sort()
+    return {"raw_order_p50_ms": statistics.median(latencies), "raw_order_p99_ms": latencies[int(0.99 * count)]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="streaming measurement window (at most 5)")
@@ -153,6 +193,7 @@ def main() -> None:
     proc, port = start_simulator(speed=1.0, tick_interval=0.25)  # a normal market for the order round trips
     try:
         result.update(asyncio.run(orders(port, args.orders)))
+        result.update(asyncio.run(orders_raw(port, args.orders)))
     finally:
         proc.terminate()
         proc.wait(10)
