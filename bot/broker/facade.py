@@ -721,11 +721,11 @@ class Broker:
         """Ask the gateway to cancel one of this client's orders; the CANCELLED OrderEvent is the answer."""
         if not self._ib.isConnected():
             raise NotConnectedError(f"cannot cancel order {order_id} while disconnected")
-        for trade in self._ib.trades():
-            if trade.order.orderId == order_id and trade.orderStatus.status not in ("Filled", "Cancelled"):
-                self._ib.cancelOrder(trade.order)
-                return True
-        return False
+        trade = self._trade_for_order_id(order_id)
+        if trade is None or trade.orderStatus.status in ("Filled", "Cancelled", "ApiCancelled"):
+            return False
+        self._ib.cancelOrder(trade.order)
+        return True
 
     @contextlib.contextmanager
     def watch(self, order_ref: str) -> Iterator[OrderWatch]:
@@ -836,8 +836,10 @@ class Broker:
         task.add_done_callback(self._background.discard)
 
     def _trade_for_order_id(self, order_id: int) -> Any | None:
+        """This client's order with that id. Order ids are per client: another client's order 7 is not ours, and
+        cancelling 'order 7' from here would hit our own order 7 instead."""
         for trade in self._ib.trades():
-            if trade.order.orderId == order_id:
+            if trade.order.orderId == order_id and trade.order.clientId == self.settings.client_id:
                 return trade
         return None
 

@@ -31,7 +31,7 @@ from bot.broker.types import (
 from bot.domain.intents import HedgeInstrument, Intent, Side
 from bot.execution.journal import ExecutionJournal, ExecutionOutcome, OrderSendRecord, OutcomeKind
 from bot.execution.ladder import ladder_price
-from bot.execution.ledger import IntentLedger
+from bot.execution.ledger import IntentLedger, OrderState
 from bot.logs import get_logger
 from bot.settings.execution import ExecutionSettings
 
@@ -316,7 +316,7 @@ class _LadderRun:
     async def _cancel_live(self, why: str) -> None:
         for state in self.ledger.live_orders():
             log.info("cancelling order", intent=self.intent.id, order_id=state.order_id, why=why)
-            await self._cancel(state.order_id)
+            await self._cancel(state)
 
     def _drain(self) -> None:
         while not self.watch.queue.empty():
@@ -372,7 +372,7 @@ class _LadderRun:
         except Exception as exc:  # any failure to journal first means: do not send (e.g. NotSendable)
             kind = OutcomeKind.REFUSED if self.sent == 0 else None
             raise _Stop(kind, f"step {step}: the journal did not record the send, so nothing was sent: {exc}") from exc
-        self.ledger.expect(order_id, price)
+        sent = self.ledger.expect(order_id, price)
         try:
             self.broker.place_limit(
                 self.spec,
@@ -390,30 +390,27 @@ class _LadderRun:
             raise _Stop(kind, f"step {step}: the broker facade refused the order: {exc}") from exc
         self.sent += 1
         log.info("order sent", intent=self.intent.id, order_id=order_id, step=step, price=price, quantity=remaining)
-        await self._wait_until(lambda: self._terminal(order_id), self.settings.step_interval_s)
-        state = self.ledger.order(order_id)
-        if state is not None and state.kind is OrderEventKind.INACTIVE:
+        await self._wait_until(lambda: sent.terminal, self.settings.step_interval_s)
+        if sent.kind is OrderEventKind.INACTIVE:
             self._drain()  # the rejection code, if any, travels right behind the Inactive status
-            await self._wait_until(lambda: state.kind is OrderEventKind.REJECTED, 0.2)
-        if state is not None and state.kind in (OrderEventKind.REJECTED, OrderEventKind.INACTIVE):
-            reason = state.error_message or "the broker made the order inactive"
-            raise _Stop(OutcomeKind.REJECTED, f"rejected: {reason}", state.error_code)
-        if not self._terminal(order_id):
-            await self._cancel(order_id)
+            await self._wait_until(lambda: sent.kind is OrderEventKind.REJECTED, 0.2)
+        if sent.kind in (OrderEventKind.REJECTED, OrderEventKind.INACTIVE):
+            reason = sent.error_message or "the broker made the order inactive"
+            raise _Stop(OutcomeKind.REJECTED, f"rejected: {reason}", sent.error_code)
+        if not sent.terminal:
+            await self._cancel(sent)
 
-    def _terminal(self, order_id: int) -> bool:
-        state = self.ledger.order(order_id)
-        return state is not None and state.terminal
-
-    async def _cancel(self, order_id: int) -> None:
+    async def _cancel(self, state: OrderState) -> None:
+        """Cancel one order and wait for the broker to confirm it finished (cancelled, or filled meanwhile)."""
         try:
-            self.broker.cancel(order_id)
+            self.broker.cancel(state.order_id)
         except NotConnectedError:
             raise _Interrupted from None
-        if not await self._wait_until(lambda: self._terminal(order_id), self.settings.cancel_timeout_s):
+        if not await self._wait_until(lambda: state.terminal, self.settings.cancel_timeout_s):
             raise _Stop(
                 OutcomeKind.UNRESOLVED,
-                f"order {order_id}: no cancel confirmation within {self.settings.cancel_timeout_s}s; "
+                f"order {state.order_id} (permId {state.perm_id}): no cancel confirmation within "
+                f"{self.settings.cancel_timeout_s}s (another client's order cannot be cancelled from here); "
                 "nothing more is sent for this intent",
             )
 

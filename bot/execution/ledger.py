@@ -55,12 +55,15 @@ class IntentLedger:
 
     # ---------------------------------------------------------------- lookup
     def _find(self, order_id: int, perm_id: int) -> OrderState | None:
+        """permId first (unique per account); else the most recent order with that orderId whose permId does not
+        contradict. Most recent, because order ids are per client: an old order 8 of another client id can share
+        the intent with the order 8 this client just sent."""
         if perm_id:
             for state in self._orders:
                 if state.perm_id == perm_id:
                     return state
         if order_id:
-            for state in self._orders:
+            for state in reversed(self._orders):
                 if state.order_id == order_id and (not perm_id or not state.perm_id):
                     return state
         return None
@@ -76,10 +79,15 @@ class IntentLedger:
             state.order_id = order_id
         return state
 
-    def expect(self, order_id: int, limit_price: float) -> None:
-        """Register an order about to be sent, so that it counts as possibly live until evidence says otherwise."""
-        state = self._state(order_id, 0)
-        state.limit_price = limit_price
+    def expect(self, order_id: int, limit_price: float) -> OrderState:
+        """Register an order about to be sent; it counts as possibly live until evidence says otherwise.
+
+        Always a new entry (never merged into an older order that happens to share the id); the caller keeps the
+        returned object to follow exactly the order it sent.
+        """
+        state = OrderState(order_id=order_id, perm_id=0, limit_price=limit_price)
+        self._orders.append(state)
+        return state
 
     # ---------------------------------------------------------------- evidence
     def apply(self, event: OrderEvent) -> None:

@@ -190,3 +190,26 @@ def test_two_intents_work_at_once_without_mixing_their_evidence(library, calm_ma
     outcomes = run(go())
     assert [(o.kind, o.filled) for o in outcomes] == [(OutcomeKind.FILLED, 1), (OutcomeKind.FILLED, 2)]
     assert filled_shares(orders_for(log, "pair-a")) == 1 and filled_shares(orders_for(log, "pair-b")) == 2
+
+
+def test_a_live_order_of_another_client_blocks_the_intent(library, calm_market, tmp_path) -> None:
+    log = tmp_path / "orders.jsonl"
+    settings = SETTINGS.model_copy(update={"cancel_timeout_s": 0.5})
+
+    async def go():
+        async with simulator(calm_market, log) as sim:
+            async with connected(sim, library, client_id=18) as other:
+                intent = await front_intent(other, calm_market, "L1-other", quantity=2)
+                spec = await other.resolve(intent.instrument)
+                quote = other.latest_quote(spec.con_id)
+                other.place_limit(spec, Side.BUY, 2, quote.bid, intent.id, other.next_order_id())
+                await until(lambda: sim.account_state().open_orders == 1, what="the other client's order")
+            async with connected(sim, library) as broker:  # client 17 cannot cancel client 18's order
+                await broker.subscribe(await broker.resolve(intent.instrument))
+                return await Executor(broker, settings, InMemoryJournal()).execute(intent), sim.account_state()
+
+    outcome, state = run(go())
+    places = [r for r in orders_for(log, "L1-other") if r["event"] == "place"]
+    assert outcome.kind is OutcomeKind.UNRESOLVED and "cancel" in outcome.reason
+    assert [p["clientId"] for p in places] == [18]  # nothing was sent on top of it
+    assert state.open_orders == 1

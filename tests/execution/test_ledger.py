@@ -130,3 +130,16 @@ def test_average_price_is_volume_weighted() -> None:
     ledger.apply(event(OrderEventKind.PARTIAL, 40, 2, perm=1, exec_id="a", shares=2, price=17.0))
     ledger.apply(event(OrderEventKind.FILLED, 41, 3, perm=2, exec_id="b", shares=3, price=17.5))
     assert abs(ledger.average_price - 17.3) < 1e-9
+
+
+def test_a_new_send_never_merges_into_an_older_order_with_the_same_id() -> None:
+    # order 8 of another client id, already finished; this client's nextValidId is 8 too
+    ledger = IntentLedger(REF, 5)
+    ledger.apply_snapshot(snapshot(completed=[record("Cancelled", 1, perm=500, order_id=8)]))
+    mine = ledger.expect(8, 17.1)
+    assert mine.live and not mine.terminal
+    ledger.apply(event(OrderEventKind.SUBMITTED, 8, 0))  # PendingSubmit: no permId yet
+    ledger.apply(event(OrderEventKind.WORKING, 8, 0, perm=900))
+    assert mine.kind is OrderEventKind.WORKING and mine.perm_id == 900
+    assert ledger.order(8) is mine and len(ledger.orders) == 2
+    assert ledger.filled == 1  # the old order's fill still counts
