@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.sim.market.api import Bar, Instrument, ModelGreeks, OptionChain
 from bot.sim.wire import frame, frame_raw
@@ -303,7 +303,7 @@ def order_status(
 def open_order(
     order_id: int,
     inst: Instrument,
-    raw: dict[str, str],
+    raw: Mapping[str, str],
     client_id: int,
     perm_id: int,
     status: str,
@@ -439,7 +439,7 @@ def open_order(
 
 def completed_order(
     inst: Instrument,
-    raw: dict[str, str],
+    raw: Mapping[str, str],
     perm_id: int,
     status: str,
     filled: float,

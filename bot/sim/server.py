@@ -38,15 +38,6 @@ FARM_NOTICES = (
     (2106, "HMDS data farm connection is OK:ushmds"),
     (2158, "Sec-def data farm connection is OK:secdefnj"),
 )
-ACCOUNT_KEYS = (
-    "NetLiquidation",
-    "TotalCashValue",
-    "CashBalance",
-    "GrossPositionValue",
-    "UnrealizedPnL",
-    "RealizedPnL",
-    "EquityWithLoanValue",
-)
 # tick types: (live, delayed) per quote field
 PRICE_TICKS = {"bid": (1, 66), "ask": (2, 67), "last": (4, 68), "high": (6, 72), "low": (7, 73), "close": (9, 75)}
 SIZE_OF = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
@@ -133,7 +124,7 @@ class SimServer:
         self._perm_ids = itertools.count(1_000_001)
         self._exec_seq = itertools.count(1)
         self._exec_prefix = f"{int(time.time()) & 0xFFFFFFFF:08x}"
-        self._server: asyncio.base_events.Server | None = None
+        self._server: asyncio.AbstractServer | None = None
         self._cycle_task: asyncio.Task[None] | None = None
         self._reopen_handle: asyncio.TimerHandle | None = None
         self._real_start = time.monotonic()
@@ -280,7 +271,7 @@ class SimServer:
         if session is None:
             return
         if o.status != "Cancelled":
-            session.send(m.open_order(o.order_id, o.instrument, dict(o.parsed.raw), o.client_id, o.perm_id, o.status))
+            session.send(m.open_order(o.order_id, o.instrument, o.parsed.raw, o.client_id, o.perm_id, o.status))
         session.send(self._status_frame(o))
 
     def _status_frame(self, o: SimOrder) -> bytes:
@@ -731,7 +722,7 @@ class Session(asyncio.Protocol):
         self._log_request("reqAllOpenOrders" if all_clients else "reqOpenOrders")
         for o in self.server.orders.values():
             if o.working and (all_clients or self.client_id in (0, o.client_id)):
-                self.send(m.open_order(o.order_id, o.instrument, dict(o.parsed.raw), o.client_id, o.perm_id, o.status))
+                self.send(m.open_order(o.order_id, o.instrument, o.parsed.raw, o.client_id, o.perm_id, o.status))
                 self.send(self.server._status_frame(o))
         self.send_end("openOrderEnd", m.end_message("openOrderEnd"))
 
@@ -741,7 +732,7 @@ class Session(asyncio.Protocol):
     def _req_completed_orders(self, f: list[str]) -> None:
         self._log_request("reqCompletedOrders")
         for o in self.server.completed:
-            self.send(m.completed_order(o.instrument, dict(o.parsed.raw), o.perm_id, o.status, o.filled,
+            self.send(m.completed_order(o.instrument, o.parsed.raw, o.perm_id, o.status, o.filled,
                                         o.completed_time or self.server.now(), o.completed_status))  # fmt: skip
         self.send_end("completedOrdersEnd", m.end_message("completedOrdersEnd"))
 

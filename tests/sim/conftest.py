@@ -9,7 +9,8 @@ from types import ModuleType
 import ib_async
 import ib_insync
 import pytest
-from sim_client_helpers import LogGuard
+
+from .sim_client_helpers import LogGuard
 
 LIBS = [ib_async, ib_insync]
 

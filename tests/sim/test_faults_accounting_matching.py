@@ -6,12 +6,13 @@ import datetime as dt
 import math
 
 import pytest
-from sim_fake_market import PUT_SHORT, VX
 
 from bot.sim.account import Account, commission_for, mark_price
 from bot.sim.faults import Faults, FaultSpecError, Trigger, parse_fault_spec
 from bot.sim.market.api import BookEntry, Quote
 from bot.sim.matching import Liquidity, decide_fill
+
+from .sim_fake_market import PUT_SHORT, VX
 
 T0 = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from sim_client_helpers import LogGuard, connect, run, until
-from sim_fake_market import PUT_LONG, PUT_SHORT, VX, FakeMarket
 
 from bot.sim.clock import ManualClock
 from bot.sim.orders_log import read_orders_log
 from bot.sim.runner import Simulator
+from bot.sim.wire import frame
+
+from .sim_client_helpers import LogGuard, connect, run, until
+from .sim_fake_market import PUT_LONG, PUT_SHORT, VX, FakeMarket
 
 
 def make_sim(tmp_path: Path, market: FakeMarket | None = None, **kwargs) -> tuple[Simulator, FakeMarket, ManualClock]:
@@ -290,10 +293,6 @@ def test_pacing_fault_and_unknown_contract_errors(lib: ModuleType, log_guard: Lo
 
 def test_log_guard_sees_a_decoder_error(lib: ModuleType, tmp_path: Path) -> None:
     """The guard every client test relies on: a frame with a wrong field count must surface as a Decoder error."""
-    import logging
-
-    from bot.sim.wire import frame
-
     guard = LogGuard()
     logger = logging.getLogger(lib.__name__)
     logger.addHandler(guard)

@@ -7,11 +7,12 @@ import math
 from types import ModuleType
 
 import pytest
-from sim_client_helpers import LogGuard, connect, run, until
 
 from bot.sim.market.api import MarketModel
 from bot.sim.market.factory import build_market
 from bot.sim.runner import Simulator
+
+from .sim_client_helpers import LogGuard, connect, run, until
 
 
 @pytest.fixture(scope="module")

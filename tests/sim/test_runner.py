@@ -6,13 +6,14 @@ from types import ModuleType
 
 import ib_async
 import pytest
-from sim_client_helpers import LogGuard, connect, run
-from sim_fake_market import PUT_SHORT, VX, FakeMarket
 
 from bot.settings.sim import SimSettings
 from bot.sim.clock import ManualClock
 from bot.sim.market.factory import ScenarioError
 from bot.sim.runner import SimulatorThread, build_simulator
+
+from .sim_client_helpers import LogGuard, connect, run
+from .sim_fake_market import PUT_SHORT, VX, FakeMarket
 
 
 def test_sync_client_against_a_simulator_thread(lib: ModuleType, log_guard: LogGuard) -> None:

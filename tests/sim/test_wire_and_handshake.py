@@ -10,12 +10,13 @@ from pathlib import Path
 import ib_async
 import ib_insync
 import pytest
-from sim_client_helpers import connect, run
-from sim_fake_market import FakeMarket
 
 from bot.sim.clock import ManualClock
 from bot.sim.runner import Simulator
 from bot.sim.wire import FrameReader, ProtocolError, encode_field, frame, negotiate, parse_version_range
+
+from .sim_client_helpers import connect, run
+from .sim_fake_market import FakeMarket
 
 
 def test_field_encoding_follows_tws_rules() -> None:
