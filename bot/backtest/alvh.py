@@ -95,6 +95,12 @@ def alvh_leg(
         "expired); the next decision re-plans them",
         f"alvh alerts: {top or 'none'}",
     ]
+    active = run.layers_active > 0
+    if active.any():
+        notes.append(
+            f"alvh futures held: {run.leg.exposure[active].mean():.2f} VX-equivalent on average while a layer is "
+            f"active ({int(active.sum())} days), at most {run.leg.exposure.max():.2f} (VIX options not counted)"
+        )
     signals = {"alvh": run.steward, **{f"alvh:{name}": on for name, on in sorted(run.votes_for.items())}}
     return run.leg, run.layers_active, signals, notes
 

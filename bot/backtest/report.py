@@ -49,6 +49,13 @@ def _pct(x: object) -> str:
     return "0.0%" if abs(value) < 5e-4 else f"{value * 100:.1f}%"
 
 
+def _usd(x: object) -> str:
+    if x is None:
+        return "n/a"
+    value = float(x)  # type: ignore[arg-type]
+    return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
+
+
 def report_markdown(metrics: dict[str, object], command: str) -> str:
     period = metrics["period"]  # type: ignore[index]
     strategies: dict[str, dict[str, object]] = metrics["strategies"]  # type: ignore[assignment]
@@ -98,6 +105,14 @@ def report_markdown(metrics: dict[str, object], command: str) -> str:
         met = sum(1 for c in scored if c > 0.5)
         cells = [_pct(cuts[w]) if cuts[w] is not None else "n/a" for w in names]  # type: ignore[index]
         out.append(f"| {name} | " + " | ".join(cells) + f" | {met} of {len(scored)} | {_pct(v['income_preserved'])} |")
+    condor_pnl = metrics["condors"]["window_pnl"]  # type: ignore[index]
+    out += ["", "## P&L inside the windows: the condors, and what each hedge added", ""]
+    out.append("| | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    out.append("| condors | " + " | ".join(_usd(condor_pnl[w]) for w in names) + " |")
+    for name, v in ran.items():
+        if name != "unhedged":
+            out.append(f"| {name} hedge | " + " | ".join(_usd(v["window_hedge_pnl"][w]) for w in names) + " |")  # type: ignore[index]
     cndr = metrics["cndr_check"]  # type: ignore[assignment]
     out += ["", "## Realism check against Cboe CNDR", ""]
     if cndr.get("available"):  # type: ignore[union-attr]

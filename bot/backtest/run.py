@@ -142,6 +142,10 @@ def compute_metrics(result: RunResult) -> dict[str, object]:
         rnd = m.random_like(sig, ev.random_seed)
         scored[f"random_like_{name}"] = m.score_signal(rnd, onsets, ev.lead_window_days, years).to_dict()
     covered = {wname: m.window_covered(d.dates, a, b) for wname, a, b in windows}
+    condor_window_pnl = {
+        wname: float(result.condor.pnl[m.window_mask(d.dates, a, b)].sum()) if covered[wname] else None
+        for wname, a, b in windows
+    }
     return {
         "period": {"start": str(d.dates[0]), "end": str(d.dates[-1]), "trading_days": int(d.n)},
         "capital": capital,
@@ -150,6 +154,8 @@ def compute_metrics(result: RunResult) -> dict[str, object]:
             "skipped_entries": result.condor.skipped_entries,
             "total_credit": total_credit,
             "total_costs": float(result.condor.costs.sum()),
+            "window_pnl": condor_window_pnl,
+            "mean_vega_usd_per_vol_point": float(result.condor.vega.mean()),
             "exits": {
                 reason: sum(1 for t in result.condor.trades if t.reason == reason)
                 for reason in ("take_profit", "stop", "exit_dte", "expiry", "open_at_end")
@@ -197,6 +203,10 @@ def strategy_metrics(result: RunResult) -> dict[str, dict[str, object]]:
             ),
             "income_preserved": m.income_preserved(pnl, unhedged_pnl, calm),
             "windows": {wname: m.window_drawdown(d.dates, eq, a, b) for wname, a, b in windows},
+            "window_hedge_pnl": {
+                wname: float(hedge_pnl[m.window_mask(d.dates, a, b)].sum()) if m.window_covered(d.dates, a, b) else None
+                for wname, a, b in windows
+            },
         }
     base = strategies["unhedged"]["windows"]
     for values in strategies.values():

@@ -36,6 +36,9 @@ def test_out_writes_the_documented_files(data_dir: Path, tmp_path: Path, capsys:
     assert metrics["windows_covered"]["Oct 2008"] is False  # 2017-2018 data: reported as not covered
     assert metrics["windows_covered"]["Feb 2018"] is True
     assert metrics["strategies"]["unhedged"]["windows"]["Oct 2008"] is None
+    assert metrics["strategies"]["unhedged"]["window_hedge_pnl"]["Feb 2018"] == 0.0
+    assert metrics["strategies"]["futures_always"]["window_hedge_pnl"]["Feb 2018"] > 0  # long VX in the spike
+    assert metrics["condors"]["window_pnl"]["Feb 2018"] < 0 and metrics["condors"]["window_pnl"]["Oct 2008"] is None
     assert "not covered" in (out / "report.md").read_text()
     assert capsys.readouterr().out.startswith("wrote ")
 
