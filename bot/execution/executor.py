@@ -301,11 +301,10 @@ class _LadderRun:
         except (BrokerError, ConnectionError):
             return False
         self.ledger.apply_snapshot(snapshot)
-        for state in self.ledger.orders:
-            if state.kind is None and not state.perm_id:
-                # Sent (or about to be) when the socket died, and the gateway's fresh lists do not know it: it
-                # never arrived. Its journal record stays; the broker's evidence is what counts.
-                self.ledger.forget_unconfirmed(state.order_id)
+        # Sent (or about to be) when the socket died, and the gateway's fresh, complete lists do not know it: it never
+        # arrived. Its journal record stays; the broker's evidence is what counts.
+        for state in self.ledger.forget_unconfirmed():
+            log.warning("order never reached the gateway", intent=self.intent.id, order_id=state.order_id)
         try:
             await self._cancel_live("still working after the reconnect")
         except _Interrupted:

@@ -140,9 +140,12 @@ class IntentLedger:
                 kind = OrderEventKind.CANCELLED  # a completed order that stopped short
         self._advance(state, kind)
 
-    def forget_unconfirmed(self, order_id: int) -> None:
-        """Drop an expected order the gateway never heard of (checked against a fresh snapshot by the caller)."""
-        self._orders = [s for s in self._orders if not (s.order_id == order_id and s.kind is None and not s.perm_id)]
+    def forget_unconfirmed(self) -> list[OrderState]:
+        """Drop (and return) every expected order no evidence ever mentioned. Only right after a complete,
+        fresh read of the gateway's orders and executions: then 'not mentioned' means 'never arrived'."""
+        forgotten = [s for s in self._orders if s.kind is None and not s.perm_id]
+        self._orders = [s for s in self._orders if s not in forgotten]
+        return forgotten
 
     # ---------------------------------------------------------------- answers
     @property

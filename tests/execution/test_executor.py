@@ -325,3 +325,28 @@ def test_facade_refusing_the_order_ends_the_intent_without_a_send() -> None:
 
     broker, outcome = run(go())
     assert outcome.kind is OutcomeKind.REFUSED and outcome.orders_sent == 0 and broker.orders == []
+
+
+def test_an_order_lost_with_the_socket_is_forgotten_after_a_complete_reread() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        real_place = broker.place_limit
+        calls = 0
+
+        def lost_then_real(*args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                broker.drop()  # the socket dies as the first order is written: the gateway never sees it
+                asyncio.get_running_loop().call_later(0.05, broker.restore)
+                return
+            real_place(*args, **kwargs)
+
+        broker.place_limit = lost_then_real  # type: ignore[method-assign]
+        journal = InMemoryJournal()
+        outcome = await Executor(broker, FAST, journal).execute(intent())
+        return broker, journal, outcome
+
+    broker, journal, outcome = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and len(broker.orders) == 1 and broker.refreshes == 1
+    assert len(journal.sends) == 2  # both sends stay journaled; only one ever reached the gateway

@@ -117,11 +117,11 @@ def test_expected_order_is_live_until_evidence_and_can_be_forgotten() -> None:
     ledger = IntentLedger(REF, 5)
     ledger.expect(40, 17.1)
     assert [s.order_id for s in ledger.live_orders()] == [40]
-    ledger.forget_unconfirmed(40)
+    assert [s.order_id for s in ledger.forget_unconfirmed()] == [40]
     assert ledger.live_orders() == []
     ledger.expect(41, 17.1)
     ledger.apply(event(OrderEventKind.WORKING, 41, 0, perm=5))
-    ledger.forget_unconfirmed(41)  # confirmed orders are never forgotten
+    assert ledger.forget_unconfirmed() == []  # confirmed orders are never forgotten
     assert [s.order_id for s in ledger.live_orders()] == [41]
 
 
