@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from bot.account_guard import mask_account
 from bot.logs import get_logger
 from bot.sim import messages as m
 from bot.sim.account import Account, Execution, commission_for, mark_price
@@ -135,7 +136,7 @@ class SimServer:
     async def start(self) -> None:
         await self._listen()
         self._real_start = time.monotonic()
-        log.info("simulator listening", host=self.host, port=self.port, account=self.account.account_id,
+        log.info("simulator listening", host=self.host, port=self.port, account=mask_account(self.account.account_id),
                  scenario=self.market.info.name, start=self.clock.now().isoformat())  # fmt: skip
         self.faults.check(0.0, 0.0, 0)
         self._cycle_task = asyncio.create_task(self._cycle_loop(), name="sim-cycle")
