@@ -24,7 +24,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -150,6 +150,7 @@ class Broker:
         self._closing = False
         self._connecting = False
         self._competing_session = False
+        self._connectivity_lost = False  # 1100 seen, no 1101/1102 yet
         self._client_id_conflict = False
         self._supervisor: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -312,7 +313,7 @@ class Broker:
             if not self._ib.isConnected() or not self._ib.managedAccounts():
                 raise ConnectionError("the gateway accepted the socket but sent no managed accounts")
             self._generation += 1
-            self._competing_session = False
+            self._competing_session = self._connectivity_lost = False
             self._set_state(BrokerState.RECONCILING)
             if self.tuning.market_data_type != 1:
                 self._ib.reqMarketDataType(self.tuning.market_data_type)
@@ -632,9 +633,13 @@ class Broker:
                 self._emit(quote)
                 if self._competing_session and quote.bid is not None:
                     self._competing_session = False  # data flows again
-                    if self._state is BrokerState.DEGRADED:
+                    if self._state is BrokerState.DEGRADED and not self._connectivity_lost:
                         self._set_state(BrokerState.READY)
                         self._connection_event(ConnectionEventKind.RESTORED, message="market data flows again")
+            else:
+                # Same prices (a size changed): the gateway still speaks for this line, so the quote is current.
+                # IB sends nothing while nothing changes; `received_at` is when it last said anything.
+                sub.last_quote = replace(previous, received_at=now)
             greeks = getattr(ticker, "modelGreeks", None)
             if greeks is not None and sub.spec.sec_type in ("OPT", "FOP"):
                 tick = convert.greeks_tick(sub.spec.con_id, greeks, now)
@@ -788,12 +793,15 @@ class Broker:
     def _handle_connection_error(self, error: ClassifiedError) -> bool:
         kind = error.kind
         if kind is ErrorKind.CONNECTIVITY_LOST:
+            self._connectivity_lost = True
             if self._state is BrokerState.READY:
                 self._set_state(BrokerState.DEGRADED)
             self._connection_event(ConnectionEventKind.DEGRADED, error.code, error.message)
         elif kind is ErrorKind.RESTORED_DATA_LOST:
+            self._connectivity_lost = False
             self._run_background(self._restore(data_lost=True, error=error))
         elif kind is ErrorKind.RESTORED:
+            self._connectivity_lost = False
             self._run_background(self._restore(data_lost=False, error=error))
         elif kind is ErrorKind.COMPETING_SESSION:
             self._competing_session = True
