@@ -27,6 +27,7 @@ from bot.vx_calendar import third_friday
 
 _IS_CALL = np.array([False, False, True, True])  # long put, short put, short call, long call
 _SIGN = np.array([-1.0, 1.0, 1.0, -1.0])  # +1 = sold; value to close = sum(sign * price)
+_VEGA_BUMP = np.array([0.0, 0.01])  # marks, and marks with vols one point higher
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +107,16 @@ class CondorEngine:
         self.expiries = monthly_expiries(data.dates[0], data.dates[-1])
         self.day_num = data.dates.astype(np.int64)
 
-    def leg_values(self, days: np.ndarray, expiry: np.datetime64, strikes: np.ndarray, vol_shift: float = 0.0):
+    def leg_values(
+        self, days: np.ndarray, expiry: np.datetime64, strikes: np.ndarray, vol_shift: float = 0.0
+    ) -> np.ndarray:
         """Model mid of the 4 legs on `days` -> array (len(days), 4) in index points."""
+        return self.leg_values_shifted(days, expiry, strikes, np.array([vol_shift]))[0]
+
+    def leg_values_shifted(
+        self, days: np.ndarray, expiry: np.datetime64, strikes: np.ndarray, vol_shifts: np.ndarray
+    ) -> np.ndarray:
+        """Model mids under parallel vol shifts in one pass -> array (len(vol_shifts), len(days), 4)."""
         d = self.data
         t = np.maximum((expiry.astype(np.int64) - self.day_num[days]) / DAYS, 0.0)[:, None]
         spot = d.spx[days][:, None]
@@ -116,8 +125,9 @@ class CondorEngine:
         points = tuple(x[days][:, None] for x in self.points)
         atm = atm_vol(points, t)  # type: ignore[arg-type]
         forward = spot * np.exp((r - q) * t)
-        vol = smile_vol(atm, strikes[None, :], forward, t, d.skew[days][:, None], self.p) + vol_shift
-        return bs_price_vec(spot, strikes[None, :], t, r, vol, _IS_CALL[None, :], q)
+        vol = smile_vol(atm, strikes[None, :], forward, t, d.skew[days][:, None], self.p)
+        vols = vol[None, :, :] + vol_shifts[:, None, None]
+        return bs_price_vec(spot[None], strikes[None, None, :], t[None], r[None], vols, _IS_CALL[None, None, :], q)
 
     def _choose_expiry(self, i: int) -> np.datetime64 | None:
         dte = self.expiries.astype(np.int64) - self.day_num[i]
@@ -169,8 +179,9 @@ class CondorEngine:
             if end <= i:
                 continue
             days = np.arange(i, min(end, n - 1) + 1)
-            legs = self.leg_values(days, expiry, strikes)
-            value = legs @ _SIGN  # cost to close one condor, points
+            both = self.leg_values_shifted(days, expiry, strikes, _VEGA_BUMP) @ _SIGN
+            value = both[0]  # cost to close one condor, points
+            bumped_all = both[1]  # the same with every vol one point higher (for the book's vega)
             credit = float(value[0])
             width = max(strikes[1] - strikes[0], strikes[3] - strikes[2])
             loss_per = (width - credit) * 100.0
@@ -210,8 +221,8 @@ class CondorEngine:
             credit_out[i] += credit * mult
             hold_overnight = held if reason == "open_at_end" else held[:-1]
             if len(hold_overnight):
-                bumped = self.leg_values(hold_overnight, expiry, strikes, vol_shift=0.01) @ _SIGN
-                vega[hold_overnight] -= (bumped - value[: len(hold_overnight)]) * mult
+                held_n = len(hold_overnight)
+                vega[hold_overnight] -= (bumped_all[:held_n] - value[:held_n]) * mult
                 max_loss[hold_overnight] += loss_per * qty
             trade = CondorTrade(i, j, expiry, tuple(float(s) for s in strikes), qty, credit, float(value[k]), reason)
             trades.append(trade)  # type: ignore[arg-type]

@@ -79,6 +79,7 @@ def futures_leg(
     pnl = np.zeros(n)
     cost = np.zeros(n)
     qty_out = np.zeros(n)
+    rounded = np.maximum(np.round(np.asarray(target, dtype=float) / step) * step, 0.0).tolist()  # NaN stays NaN
     qty, col, last = 0.0, -1, np.nan  # contracts held, their column, their last settle
     for i in range(1, n):
         if qty != 0.0:
@@ -89,8 +90,8 @@ def futures_leg(
             if data.vx.expiry[col] <= data.dates[i]:  # cash-settled at the final settlement: nothing to sell
                 qty, col = 0.0, -1
         want = held_col[i]
-        wanted = target[i - 1]
-        new_qty = qty if np.isnan(wanted) else max(np.round(wanted / step) * step, 0.0)
+        wanted = rounded[i - 1]
+        new_qty = qty if wanted != wanted else wanted  # NaN (no view): keep
         if want < 0 or not np.isfinite(settle[i, want]):
             qty_out[i] = qty  # nothing tradable today: hold what there is, trade tomorrow
             continue

@@ -139,3 +139,10 @@ def test_a_missing_settle_carries_the_position() -> None:
     assert leg.exposure[3:].tolist() == [1.0] * 5  # held through the hole
     assert leg.pnl.sum() == pytest.approx((18.0 - 15.0) * 1000)  # bought at day 1's settle, marked to 18
     assert leg.pnl[4] == 0.0 and leg.pnl[5] == pytest.approx(2000.0)
+
+
+def test_nan_target_keeps_the_position_and_targets_round_to_the_step() -> None:
+    data = tiny_market(np.full(8, 15.0))
+    target = np.array([0.26, np.nan, np.nan, 0.0, np.nan, np.nan, np.nan, np.nan])
+    leg = futures_leg(data, target, FREE, roll_days=0, step=0.1)
+    assert leg.exposure.tolist() == pytest.approx([0.0, 0.3, 0.3, 0.3, 0.0, 0.0, 0.0, 0.0])
