@@ -73,6 +73,7 @@ class Simulator:
         orders_log: Path | str | None = None,
         faults: Iterable[str] = (),
         tick_interval: float = 0.25,
+        account_push_interval: float = 3.0,
     ) -> None:
         self.clock = clock or RealTimeClock(market.info.start, speed, market.info.end)
         self.orders_log_path = Path(orders_log) if orders_log is not None else None
@@ -88,6 +89,7 @@ class Simulator:
             orders_log=OrdersLog(self.orders_log_path),
             faults=self.faults,
             tick_interval=tick_interval,
+            account_push_interval=account_push_interval,
         )
 
     @property
