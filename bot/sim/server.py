@@ -377,6 +377,18 @@ class SimServer:
         self._finish(order, "Cancelled", t)
         session.send(m.error(order_id, 202, "Order Canceled - reason:"))
 
+    def global_cancel(self, session: Session) -> None:
+        """reqGlobalCancel: every working order of every client is cancelled, as TWS does."""
+        t = self.now()
+        working = [o for o in self.orders.values() if o.working]
+        self.orders_log.write("global_cancel", t, clientId=session.client_id, orders=len(working))
+        log.info("reqGlobalCancel", clientId=session.client_id, orders=len(working))
+        for order in working:
+            self._finish(order, "Cancelled", t)
+            owner = self.session_for(order.client_id)
+            if owner is not None:
+                owner.send(m.error(order.order_id, 202, "Order Canceled - reason:"))
+
     def _finish(self, order: SimOrder, status: str, t: dt.datetime) -> None:
         order.status = status
         order.completed_time = t
@@ -990,6 +1002,7 @@ _HANDLERS: dict[int, Callable[[Session, list[str]], None]] = {
     20: Session._req_historical_data,
     25: lambda s, f: None,  # cancelHistoricalData: requests complete at once
     49: Session._req_current_time,
+    58: lambda s, f: s.server.global_cancel(s),
     59: Session._req_market_data_type,
     61: Session._req_positions,
     62: Session._req_account_summary,

@@ -431,3 +431,21 @@ def test_historical_end_date_and_unsupported_bar_size(lib: ModuleType, log_guard
             ib.disconnect()
 
     run(body())
+
+
+def test_global_cancel_cancels_every_working_order(lib: ModuleType, log_guard: LogGuard, tmp_path: Path) -> None:
+    log_guard.allow(r"Error 202|Canceled")
+
+    async def body() -> None:
+        sim, _, _ = make_sim(tmp_path)
+        async with sim:
+            ib = await connect(lib, sim.port)
+            trades = [ib.placeOrder(vx(lib), lib.LimitOrder("BUY", 1, 16.0 - 0.05 * i)) for i in range(3)]
+            await until(lambda: all(t.orderStatus.status == "Submitted" for t in trades))
+            ib.reqGlobalCancel()
+            await until(lambda: all(t.orderStatus.status == "Cancelled" for t in trades))
+            assert sim.account_state().open_orders == 0
+            ib.disconnect()
+        assert any(e["event"] == "global_cancel" for e in read_orders_log(tmp_path / "orders.jsonl"))
+
+    run(body())
