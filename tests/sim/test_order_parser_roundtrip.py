@@ -117,6 +117,11 @@ SHAPES: dict[str, tuple[Callable, Callable, Callable]] = {
                      lambda p: (p.raw["competeAgainstBestOffset"] == "Infinite", p.raw["midOffsetAtHalf"] == "0.005")),
     "PEG MID": (vx, lambda L: L.Order(action="SELL", totalQuantity=1, orderType="PEG MID", midOffsetAtWhole=0.01,
                                       midOffsetAtHalf=0.005), lambda p: (p.raw["midOffsetAtWhole"] == "0.01",)),
+    # joined spellings: ib_async writes the pegged sections for them, ib_insync does not; both must parse
+    "PEGMID alias": (vx, lambda L: L.Order(action="SELL", totalQuantity=1, orderType="PEGMID", midOffsetAtWhole=0.01,
+                                           midOffsetAtHalf=0.005), lambda p: (p.order_type == "PEGMID",)),
+    "PEGBENCH alias": (vx, lambda L: L.Order(action="BUY", totalQuantity=1, orderType="PEGBENCH",
+                                             referenceContractId=8), lambda p: (p.order_type == "PEGBENCH",)),
     "IBKRATS": (lambda L: L.Stock("VIXY", "IBKRATS", "USD"), lambda L: L.Order(action="BUY", totalQuantity=100,
                                                                                orderType="LMT", lmtPrice=20.0,
                                                                                minTradeQty=50),
