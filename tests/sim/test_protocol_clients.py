@@ -449,3 +449,27 @@ def test_global_cancel_cancels_every_working_order(lib: ModuleType, log_guard: L
         assert any(e["event"] == "global_cancel" for e in read_orders_log(tmp_path / "orders.jsonl"))
 
     run(body())
+
+
+def test_scheduled_faults_fire_by_simulated_time_and_message_count(
+    lib: ModuleType, log_guard: LogGuard, tmp_path: Path
+) -> None:
+    log_guard.allow(r"Error 1100|Peer closed connection")
+
+    async def body() -> None:
+        sim, _, clock = make_sim(tmp_path, faults=["error=1100@t=10m", "drop@msg=40"])
+        async with sim:
+            ib = await connect(lib, sim.port)
+            errors: list[int] = []
+            ib.errorEvent += lambda req_id, code, *args: errors.append(code)
+            await asyncio.sleep(0.2)
+            assert 1100 not in errors
+            clock.advance(600)
+            await until(lambda: 1100 in errors)
+            assert ib.isConnected()
+            for _ in range(40):  # enough requests to pass the 40-message trigger
+                ib.client.reqCurrentTime()
+            await until(lambda: not ib.isConnected())
+            assert sim.faults.fired == ["error", "drop"]
+
+    run(body())
