@@ -66,6 +66,8 @@ def spec_from_contract(contract: Any, details: Any | None = None) -> ContractSpe
         liquid_hours=str(getattr(details, "liquidHours", "") or "") if details is not None else "",
         time_zone_id=str(getattr(details, "timeZoneId", "") or "") if details is not None else "",
         real_expiration=str(getattr(details, "realExpirationDate", "") or "") if details is not None else "",
+        market_rule_ids=str(getattr(details, "marketRuleIds", "") or "") if details is not None else "",
+        valid_exchanges=str(getattr(details, "validExchanges", "") or "") if details is not None else "",
     )
 
 

@@ -160,6 +160,7 @@ class Broker:
         self._watches: dict[str, list[OrderWatch]] = {}
         self._snapshot: ReconciliationSnapshot | None = None
         self._resolved: dict[str, ContractSpec] = {}
+        self._market_rules: dict[int, tuple[tuple[float, float], ...]] = {}
         # The libraries key open/completed-order requests by name: two at once would overwrite each other's future.
         self._refresh_lock = asyncio.Lock()
         self._history_pacer = Pacer(self.tuning.historical_concurrency, self.tuning.historical_min_interval_s)
@@ -549,6 +550,25 @@ class Broker:
         spec = discovery.match_instrument(instrument, candidates)
         self._resolved[instrument.key] = spec
         return spec
+
+    async def price_increments(self, spec: ContractSpec) -> tuple[tuple[float, float], ...]:
+        """The IB market rule of an option's exchange: (low edge, increment) tiers, e.g. VIX options 0.01 below
+        3.00 and 0.05 from 3.00. Other contracts, and options whose rule the gateway does not answer, get () and
+        are priced on their contract-details min tick. Cached per rule id."""
+        rule_id = spec.market_rule_id
+        if spec.sec_type not in ("OPT", "FOP") or rule_id is None:
+            return ()
+        if rule_id not in self._market_rules:
+            try:
+                increments = await self._request(f"reqMarketRule {rule_id}", self._ib.reqMarketRuleAsync(rule_id))
+            except (RequestTimeoutError, RequestFailedError) as exc:
+                log.warning("no market rule; pricing on the min tick", rule=rule_id, contract=spec.key, error=str(exc))
+                increments = None
+            tiers = sorted((float(i.lowEdge), float(i.increment)) for i in increments or ())
+            if not tiers:
+                log.warning("market rule unanswered; pricing on the min tick", rule=rule_id, contract=spec.key)
+            self._market_rules[rule_id] = tuple(tiers)
+        return self._market_rules[rule_id]
 
     async def condor_legs(self) -> list[ContractSpec]:
         """Contract details of every SPX/SPXW option held (the condor legs), looked up by conId."""

@@ -32,6 +32,19 @@ class ContractSpec:
     liquid_hours: str = ""
     time_zone_id: str = ""
     real_expiration: str = ""  # YYYYMMDD when the gateway reports it (VX: final settlement date)
+    market_rule_ids: str = ""  # comma-separated, one per valid exchange (IB market rules: price increments)
+    valid_exchanges: str = ""
+
+    @property
+    def market_rule_id(self) -> int | None:
+        """The market rule of this contract's exchange (IB lists one rule per valid exchange, in order)."""
+        rules = [r for r in self.market_rule_ids.split(",") if r.strip()]
+        exchanges = [e for e in self.valid_exchanges.split(",") if e.strip()]
+        if not rules:
+            return None
+        if len(rules) == len(exchanges) and self.exchange in exchanges:
+            return int(rules[exchanges.index(self.exchange)])
+        return int(rules[0])
 
     @property
     def expiry_date(self) -> dt.date | None:

@@ -30,7 +30,7 @@ from bot.broker.types import (
 )
 from bot.domain.intents import HedgeInstrument, Intent, Side
 from bot.execution.journal import ExecutionJournal, ExecutionOutcome, OrderSendRecord, OutcomeKind
-from bot.execution.ladder import ladder_price
+from bot.execution.ladder import PriceIncrements, ladder_price
 from bot.execution.ledger import IntentLedger, OrderState
 from bot.logs import get_logger
 from bot.settings.execution import ExecutionSettings
@@ -50,6 +50,8 @@ class OrderBroker(Protocol):
     async def resolve(self, instrument: HedgeInstrument) -> ContractSpec: ...
 
     async def subscribe(self, spec: ContractSpec) -> None: ...
+
+    async def price_increments(self, spec: ContractSpec) -> tuple[tuple[float, float], ...]: ...
 
     def latest_quote(self, con_id: int) -> QuoteTick | None: ...
 
@@ -182,6 +184,7 @@ class Executor:
         try:
             spec = await self.broker.resolve(intent.instrument)
             await self.broker.subscribe(spec)
+            increments = await self.broker.price_increments(spec)
         except BrokerError as exc:
             return ExecutionOutcome(intent.id, OutcomeKind.REFUSED, 0.0, quantity, None, 0, f"contract: {exc}")
         if spec.min_tick is None:
@@ -191,7 +194,7 @@ class Executor:
         self._active[intent.id] = ledger
         try:
             with self.broker.watch(intent.id) as watch:
-                run = _LadderRun(self, intent, spec, ledger, watch)
+                run = _LadderRun(self, intent, spec, increments, ledger, watch)
                 return await run.run()
         finally:
             del self._active[intent.id]
@@ -211,10 +214,16 @@ class _LadderRun:
     """The state of one intent's ladder: its ledger, its watch queue, how many orders went out."""
 
     def __init__(
-        self, owner: Executor, intent: Intent, spec: ContractSpec, ledger: IntentLedger, watch: OrderWatch
+        self,
+        owner: Executor,
+        intent: Intent,
+        spec: ContractSpec,
+        increments: PriceIncrements,
+        ledger: IntentLedger,
+        watch: OrderWatch,
     ) -> None:
         self.owner, self.broker, self.settings = owner, owner.broker, owner.settings
-        self.intent, self.spec, self.ledger, self.watch = intent, spec, ledger, watch
+        self.intent, self.spec, self.increments, self.ledger, self.watch = intent, spec, increments, ledger, watch
         self.sent = 0
         self.loop = asyncio.get_running_loop()
 
@@ -349,6 +358,7 @@ class _LadderRun:
             guidance.limit,
             self.spec.min_tick,
             self.settings.far_side_steps,
+            self.increments,
         )
         if price is None:
             raise _Stop(None, f"step {step}: no positive price within the limit {guidance.limit}")

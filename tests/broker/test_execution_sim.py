@@ -213,3 +213,30 @@ def test_a_live_order_of_another_client_blocks_the_intent(library, calm_market, 
     assert outcome.kind is OutcomeKind.UNRESOLVED and "cancel" in outcome.reason
     assert [p["clientId"] for p in places] == [18]  # nothing was sent on top of it
     assert state.open_orders == 1
+
+
+def test_a_vix_option_ladder_fills(library, calm_market, tmp_path) -> None:
+    log = tmp_path / "orders.jsonl"
+
+    async def go():
+        async with simulator(calm_market, log) as sim, connected(sim, library) as broker:
+            chain = await broker.vix_option_chain()
+            front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[1]
+            await broker.subscribe(front)
+            await until(lambda: broker.latest_quote(front.con_id) is not None)
+            strike = min(chain.strikes, key=lambda k: abs(k - broker.latest_quote(front.con_id).mid - 3))
+            instrument = HedgeInstrument(HedgeKind.VIX_OPTION, front.expiry_date, strike, "C")
+            spec = await broker.resolve(instrument)
+            await broker.subscribe(spec)
+            await until(lambda: (q := broker.latest_quote(spec.con_id)) is not None and q.mid is not None)
+            q = broker.latest_quote(spec.con_id)
+            intent = Intent("L2-call", LayerId.MID_CURVE, instrument, Side.BUY, 2, PriceGuidance(q.mid, q.ask + 0.5),
+                            "test")  # fmt: skip
+            outcome = await Executor(broker, SETTINGS, InMemoryJournal()).execute(intent)
+            return outcome, spec, q
+
+    outcome, spec, quote = run(go())
+    places = [r for r in orders_for(log, "L2-call") if r["event"] == "place"]
+    assert spec.sec_type == "OPT" and spec.right == "C" and spec.multiplier == 100
+    assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 2
+    assert places[-1]["lmtPrice"] == quote.ask

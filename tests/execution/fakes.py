@@ -61,6 +61,7 @@ class FakeBroker:
     executions: list[ExecutionRecord] = field(default_factory=list)
     max_live_per_ref: int = 0
     refreshes: int = 0
+    increments: tuple[tuple[float, float], ...] = ()
     ready: bool = True
     next_id: int = 100
     _watches: dict[str, list[OrderWatch]] = field(default_factory=dict)
@@ -86,6 +87,9 @@ class FakeBroker:
 
     async def subscribe(self, spec: ContractSpec) -> None:
         return None
+
+    async def price_increments(self, spec: ContractSpec) -> tuple[tuple[float, float], ...]:
+        return self.increments
 
     def latest_quote(self, con_id: int) -> QuoteTick | None:
         return QuoteTick(con_id, self.bid, self.ask, None, None, now())

@@ -350,3 +350,13 @@ def test_an_order_lost_with_the_socket_is_forgotten_after_a_complete_reread() ->
     broker, journal, outcome = run(go())
     assert outcome.kind is OutcomeKind.FILLED and len(broker.orders) == 1 and broker.refreshes == 1
     assert len(journal.sends) == 2  # both sends stay journaled; only one ever reached the gateway
+
+
+def test_option_prices_follow_the_market_rule_tiers() -> None:
+    async def go():
+        broker = FakeBroker(bid=3.21, ask=3.36, increments=((0.0, 0.01), (3.0, 0.05)))
+        await Executor(broker, FAST, InMemoryJournal()).execute(intent(limit=9.0))
+        return [o.price for o in broker.orders]
+
+    # mid 3.285 -> 3.25 on the 0.05 tier (not 3.28), then toward the ask 3.36
+    assert run(go()) == [3.25, 3.3, 3.3, 3.35]

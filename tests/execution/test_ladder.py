@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.intents import Side
-from bot.execution.ladder import ladder_price, round_down, round_up
+from bot.execution.ladder import ladder_price, round_down, round_up, tick_at
 
 TICKS = st.sampled_from([0.01, 0.05, 0.1, 0.25])
 
@@ -107,3 +107,38 @@ def test_far_side_steps_hold_the_far_price() -> None:
     assert [ladder_price(Side.SELL, 17.0, 17.3, k, 2, 1.0, 0.05, far_steps=2) for k in range(2)] == [17.15, 17.0]
     with pytest.raises(ValueError, match="far_steps"):
         ladder_price(Side.BUY, 17.0, 17.3, 0, 2, 99.0, 0.05, far_steps=3)
+
+
+VIX_OPTION_RULE = ((0.0, 0.01), (3.0, 0.05))
+
+
+@st.composite
+def option_markets(draw):
+    cents = draw(st.integers(1, 2_000))  # bid in cents: both sides of the 3.00 tier edge
+    spread = draw(st.integers(0, 120))
+    bid, ask = cents / 100, (cents + spread) / 100
+    limit = draw(st.floats(0.001, 40.0, allow_nan=False))
+    steps = draw(st.integers(1, 6))
+    return draw(st.sampled_from(list(Side))), bid, ask, draw(st.integers(0, steps - 1)), steps, limit
+
+
+@given(option_markets())
+def test_tiered_increments_put_every_price_on_its_tier_grid(market) -> None:
+    side, bid, ask, step, steps, limit = market
+    price = ladder_price(side, bid, ask, step, steps, limit, 0.01, increments=VIX_OPTION_RULE)
+    if price is None:
+        return
+    assert on_grid(price, 0.05 if price >= 3.0 else 0.01)
+    assert price <= limit + 1e-12 if side is Side.BUY else price >= limit - 1e-12
+
+
+def test_tier_edges() -> None:
+    assert tick_at(2.99, 0.01, VIX_OPTION_RULE) == 0.01
+    assert tick_at(3.0, 0.01, VIX_OPTION_RULE) == 0.05
+    assert tick_at(7.0, 0.05) == 0.05  # no rule: the min tick
+    # bid 3.20 ask 3.40: mid 3.30 is on the 0.05 grid; bid 3.21 ask 3.36: mid 3.285 -> 3.25 to buy, 3.30 to sell
+    assert ladder_price(Side.BUY, 3.21, 3.36, 0, 3, 9.0, 0.01, increments=VIX_OPTION_RULE) == 3.25
+    assert ladder_price(Side.SELL, 3.21, 3.36, 0, 3, 0.01, 0.01, increments=VIX_OPTION_RULE) == 3.3
+    # below the edge the fine grid applies: bid 2.50 ask 2.57 -> mid 2.535 -> 2.53 / 2.54
+    assert ladder_price(Side.BUY, 2.5, 2.57, 0, 3, 9.0, 0.01, increments=VIX_OPTION_RULE) == 2.53
+    assert ladder_price(Side.SELL, 2.5, 2.57, 0, 3, 0.01, 0.01, increments=VIX_OPTION_RULE) == 2.54
