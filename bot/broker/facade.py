@@ -161,6 +161,7 @@ class Broker:
         self._snapshot: ReconciliationSnapshot | None = None
         self._resolved: dict[str, ContractSpec] = {}
         self._market_rules: dict[int, tuple[tuple[float, float], ...]] = {}
+        self._acknowledged: set[int] = set()  # order ids the gateway reported a status for
         # The libraries key open/completed-order requests by name: two at once would overwrite each other's future.
         self._refresh_lock = asyncio.Lock()
         self._history_pacer = Pacer(self.tuning.historical_concurrency, self.tuning.historical_min_interval_s)
@@ -783,6 +784,7 @@ class Broker:
             # The library synthesised this status from an error message (ib_async: 202 and 201; ib_insync: 201).
             # _on_error reports that error with its meaning; a second, library-flavoured event would conflict.
             return
+        self._acknowledged.add(int(trade.order.orderId or 0))
         event = convert.status_event(trade, convert.utc_now())
         if event is not None and event.order_ref:
             self._emit(event)
@@ -802,8 +804,12 @@ class Broker:
         if self._handle_connection_error(error):
             return
         trade = self._trade_for_order_id(req_id) if req_id > 0 else None
-        if trade is not None and error.is_order_terminal:
-            kind = OrderEventKind.REJECTED if error.kind is ErrorKind.ORDER_REJECTED else OrderEventKind.CANCELLED
+        refused_new = error.code == 110 and trade is not None and req_id not in self._acknowledged
+        if trade is not None and (error.is_order_terminal or refused_new):
+            # 110 (price off the increment grid) on an order the gateway never acknowledged means it was refused;
+            # on an acknowledged one it refused a modification and the order still works.
+            terminal = error.kind is ErrorKind.ORDER_REJECTED or refused_new
+            kind = OrderEventKind.REJECTED if terminal else OrderEventKind.CANCELLED
             self._emit(convert.error_event(trade, kind, error.code, error.message, now))
             return
         level = logging.INFO if error.kind in (ErrorKind.NOTICE, ErrorKind.ORDER_WARNING) else logging.WARNING

@@ -86,3 +86,32 @@ def test_remote_host_is_refused_at_connect_even_if_settings_were_bypassed() -> N
 
     with pytest.raises(BrokerUnavailableError, match="non-loopback"):
         asyncio.run(go())
+
+
+def _trade(order_id: int, status: str = "PendingSubmit") -> NS:
+    order = NS(orderId=order_id, clientId=17, permId=0, orderRef="L1-x", action="BUY", totalQuantity=1.0,
+               lmtPrice=3.33)  # fmt: skip
+    status_obj = NS(status=status, filled=0.0, remaining=1.0, avgFillPrice=0.0, permId=0, orderId=order_id,
+                    lastFillPrice=0.0)  # fmt: skip
+    return NS(order=order, orderStatus=status_obj, contract=NS(conId=501), log=[])
+
+
+@pytest.mark.parametrize(("acknowledged", "expected"), [(False, "rejected"), (True, None)])
+def test_error_110_rejects_only_an_order_the_gateway_never_acknowledged(acknowledged: bool, expected) -> None:
+    from bot.broker.types import BrokerErrorEvent, OrderEvent
+
+    async def go():
+        broker = Broker(BrokerSettings())
+        trade = _trade(5, "Submitted" if acknowledged else "PendingSubmit")
+        broker._ib.wrapper.trades[(17, 5)] = trade
+        if acknowledged:
+            broker._on_order_status(trade)
+            drain(broker)
+        broker._on_error(5, 110, "The price does not conform to the minimum price variation for this contract.")
+        return drain(broker)
+
+    (event,) = asyncio.run(go())
+    if expected is None:
+        assert isinstance(event, BrokerErrorEvent) and event.code == 110
+    else:
+        assert isinstance(event, OrderEvent) and event.kind == expected and event.error_code == 110
