@@ -305,6 +305,9 @@ class Broker:
         self._set_state(BrokerState.CONNECTING)
         self._connecting = True
         try:
+            # Start from an empty library memory: ib_insync keeps the old session's trades and fills after a
+            # client-side disconnect (the watchdog's), and order_evidence() must show only this connection's truth.
+            self._ib.wrapper.reset()
             await self._ib.connectAsync(
                 self.settings.host,
                 self.settings.port,

@@ -287,3 +287,26 @@ def test_subscribe_universe_streams_everything_the_strategy_reads(library, calm_
     assert len(universe.vx_curve.contracts) == 3 and universe.vixy.symbol == "VIXY"
     assert len(universe.condor_legs) == 4
     assert again == universe and lines == len(universe.all)  # calling twice did not double the market-data lines
+
+
+def test_no_order_state_survives_a_client_side_reconnect(library, calm_market, tmp_path) -> None:
+    from types import SimpleNamespace as NS
+
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            # a trade the library remembers from an earlier session, which the gateway no longer lists
+            stale = NS(order=NS(orderId=99, clientId=17, permId=4242, orderRef="ghost", action="BUY",
+                                totalQuantity=1.0, lmtPrice=1.0, filledQuantity=0.0),
+                       orderStatus=NS(status="Submitted", filled=0.0, remaining=1.0, avgFillPrice=0.0, permId=4242),
+                       contract=NS(conId=1))  # fmt: skip
+            broker._ib.wrapper.trades[(17, 99)] = stale
+            before = broker.order_evidence("ghost")
+            broker._ib.disconnect()  # what the watchdog does to a silent gateway
+            broker._on_disconnected()
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "disconnected")
+            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "connected", 8)
+            return before, broker.order_evidence("ghost")
+
+    before, after = run(go())
+    assert len(before.open_orders) == 1  # the library did remember it
+    assert after.open_orders == () and after.completed_orders == ()
