@@ -44,6 +44,7 @@ PRICE_TICKS = {"bid": (1, 66), "ask": (2, 67), "last": (4, 68), "high": (6, 72),
 SIZE_OF = {"bid": "bid_size", "ask": "ask_size", "last": "last_size"}
 SIZE_TICKS = {"bid_size": (0, 69), "ask_size": (3, 70), "last_size": (5, 71), "volume": (8, 74)}
 MODEL_GREEKS_TICK = (13, 83)
+DAY_TIFS = frozenset({"DAY", ""})  # IB treats an order without a time in force as DAY
 GREEKS_REFRESH_S = 1.0  # real seconds between model-greek refreshes of an option whose quote did not move
 WRITE_BUFFER_LIMIT = 1 << 20  # above this a slow client gets conflated market data instead of a growing backlog
 
@@ -62,6 +63,7 @@ class SimOrder:
     avg_fill_price: float = 0.0
     last_fill_price: float = 0.0
     fill_cap: float | None = None  # partial-fill fault: never fill beyond this
+    live_in_session: bool = False  # has worked while the exchange was open (a DAY order then expires at the close)
     completed_time: dt.datetime | None = None
     completed_status: str = ""
 
@@ -377,6 +379,14 @@ class SimServer:
         self._finish(order, "Cancelled", t)
         session.send(m.error(order_id, 202, "Order Canceled - reason:"))
 
+    def _expire(self, order: SimOrder, t: dt.datetime) -> None:
+        log.info("DAY order expired at the close", clientId=order.client_id, orderId=order.order_id,
+                 orderRef=order.parsed.order_ref, filled=order.filled)  # fmt: skip
+        self._finish(order, "Cancelled", t, why="expired at the close (tif DAY)")
+        owner = self.session_for(order.client_id)
+        if owner is not None:
+            owner.send(m.error(order.order_id, 202, "Order Canceled - reason:DAY order expired at the close"))
+
     def global_cancel(self, session: Session) -> None:
         """reqGlobalCancel: every working order of every client is cancelled, as TWS does."""
         t = self.now()
@@ -389,17 +399,20 @@ class SimServer:
             if owner is not None:
                 owner.send(m.error(order.order_id, 202, "Order Canceled - reason:"))
 
-    def _finish(self, order: SimOrder, status: str, t: dt.datetime) -> None:
+    def _finish(self, order: SimOrder, status: str, t: dt.datetime, why: str = "") -> None:
         order.status = status
         order.completed_time = t
-        order.completed_status = status
+        order.completed_status = why or status
         self.completed.append(order)
-        self._emit_status(order)
+        self._emit_status(order, why=why)
 
     def _work_order(self, order: SimOrder, t: dt.datetime, quotes: dict[int, Quote | None]) -> None:
         con_id = order.instrument.con_id
         if not self.market.is_trading(con_id, t):
-            return  # rests as PreSubmitted until the exchange opens
+            if order.live_in_session and order.parsed.tif in DAY_TIFS:
+                self._expire(order, t)  # a DAY order ends with the session it worked in
+            return  # otherwise it rests (PreSubmitted if it never reached an open exchange)
+        order.live_in_session = True
         if order.status == "PreSubmitted":
             order.status = "Submitted"
             self._emit_status(order)

@@ -473,3 +473,29 @@ def test_scheduled_faults_fire_by_simulated_time_and_message_count(
             assert sim.faults.fired == ["error", "drop"]
 
     run(body())
+
+
+def test_day_orders_expire_at_the_close_and_gtc_orders_stay(
+    lib: ModuleType, log_guard: LogGuard, tmp_path: Path
+) -> None:
+    log_guard.allow(r"Error 202|Canceled")
+
+    async def body() -> None:
+        sim, market, _ = make_sim(tmp_path)
+        async with sim:
+            ib = await connect(lib, sim.port)
+            day = ib.placeOrder(vx(lib), lib.LimitOrder("BUY", 1, 16.0, tif="DAY"))
+            default = ib.placeOrder(vx(lib), lib.LimitOrder("BUY", 1, 16.0))
+            gtc = ib.placeOrder(vx(lib), lib.LimitOrder("BUY", 1, 16.0, tif="GTC"))
+            await until(lambda: all(t.orderStatus.status == "Submitted" for t in (day, default, gtc)))
+            market.trading = False  # the session closes
+            await until(lambda: day.orderStatus.status == default.orderStatus.status == "Cancelled")
+            await asyncio.sleep(0.2)
+            assert gtc.orderStatus.status == "Submitted"
+            closed_early = ib.placeOrder(vx(lib), lib.LimitOrder("BUY", 1, 16.0, tif="DAY"))
+            await until(lambda: closed_early.orderStatus.status == "PreSubmitted")
+            await asyncio.sleep(0.2)
+            assert closed_early.orderStatus.status == "PreSubmitted"  # placed while closed: waits for the open
+            ib.disconnect()
+
+    run(body())
