@@ -1,11 +1,17 @@
 """Intent -> limit-order ladder, driven only by broker evidence.
 
-For one intent: reconcile first (the gateway's open and completed orders and executions with orderRef = intent id),
-cancel any leftover working order, then work the remaining quantity step by step (mid toward the far side, never
-past the intent's limit), journaling each order BEFORE it is sent, and sending the next step only after the broker
-has confirmed the previous order is finished. A dropped connection stops the ladder; after the reconnect the intent is
-reconciled again before anything else is sent. So two orders of one intent are never working at once, and the filled
-part is never sent again.
+For one intent: reconcile first (the open and completed orders and executions with orderRef = intent id, as the
+broker reconciled them at the last connect and kept them since), cancel any leftover working order, then work the
+remaining quantity step by step (mid toward the far side, never past the intent's limit), journaling each order
+BEFORE it is sent, and sending the next step only after the broker has confirmed the previous order is finished. A
+dropped connection stops the ladder; after the reconnect the intent is reconciled again from a fresh read of the
+gateway before anything else is sent. So two orders of one intent are never working at once, and the filled part is
+never sent again.
+
+Use: `outcome = await Executor(broker, config.execution, journal).execute(intent)` (or `execute_group(intents)` for
+a roll). With the SQLite journal (bot.journal, through JournalExecutionAdapter) the caller first journals the intent
+and calls `Journal.begin_submit`; the journal refuses sends for any other intent, and the executor then sends
+nothing. INTERRUPTED, UNRESOLVED and REFUSED outcomes are not final: calling execute again reconciles first.
 """
 
 from __future__ import annotations
