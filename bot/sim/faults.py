@@ -255,20 +255,8 @@ class Faults:
             self.apply(spec)
 
     def apply(self, spec: FaultSpec) -> None:
-        a = spec.args
-        actions: dict[str, Callable[[], None]] = {
-            "drop": self.drop,
-            "refuse": lambda: self.refuse(float(a[0])),  # type: ignore[arg-type]
-            "error": lambda: self.broadcast(int(a[0])),  # type: ignore[call-overload]
-            "reject-next": lambda: self.reject_next(int(a[0])),  # type: ignore[call-overload]
-            "partial": lambda: self.partial(a[0]),  # type: ignore[arg-type]
-            "quotes": lambda: self.quotes(str(a[0]), float(a[1])),  # type: ignore[arg-type]
-            "withhold": lambda: self.withhold(str(a[0]), a[1]),  # type: ignore[arg-type]
-            "delay": lambda: self.delay(str(a[0]), float(a[1])),  # type: ignore[arg-type]
-            "clientid-in-use": lambda: self.clientid_in_use(int(a[0])),  # type: ignore[call-overload]
-            "pacing": lambda: self.pacing(int(a[0])),  # type: ignore[call-overload]
-        }
-        actions[spec.action]()
+        """Run the action a parsed SPEC names, with the arguments the parser already typed and ordered."""
+        getattr(self, _METHODS[spec.action])(*spec.args)
 
     def _require_target(self) -> FaultTarget:
         if self.target is None:
@@ -278,6 +266,21 @@ class Faults:
     def _fired(self, name: str, **details: object) -> None:
         self.fired.append(name)
         log.warning("fault fired", fault=name, **details)
+
+
+# SPEC action -> Faults method; parse_fault_spec produces the method's positional arguments in order.
+_METHODS = {
+    "drop": "drop",
+    "refuse": "refuse",
+    "error": "broadcast",
+    "reject-next": "reject_next",
+    "partial": "partial",
+    "quotes": "quotes",
+    "withhold": "withhold",
+    "delay": "delay",
+    "clientid-in-use": "clientid_in_use",
+    "pacing": "pacing",
+}
 
 
 def _due(trigger: Trigger, sim_s: float, real_s: float, messages: int) -> bool:

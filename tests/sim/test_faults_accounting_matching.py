@@ -151,3 +151,14 @@ def test_limit_matching_prices_and_sizes() -> None:
 )
 def test_no_fill_on_broken_quotes(bad: Quote) -> None:
     assert decide_fill("BUY", "MKT", None, 1, bad, 1, T0, Liquidity()) is None
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["reject-next=2", "partial=3", "partial", "quotes=crossed:5s", "withhold=execDetailsEnd:1m", "delay=positionEnd:2s",
+     "clientid-in-use", "pacing=4"],
+)  # fmt: skip
+def test_every_non_connection_action_applies_from_its_spec(spec: str) -> None:
+    faults = Faults()
+    faults.apply(parse_fault_spec(spec))
+    assert faults.fired == [parse_fault_spec(spec).action]
