@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from bot.backtest.alvh import alvh_leg, strategy_available
+from bot.backtest.alvh import alvh_leg
 from bot.backtest.data import load_directory
 from bot.backtest.run import compute_metrics, run_backtest
 from bot.backtest.sweep import run_sweep
@@ -40,11 +40,9 @@ def main() -> None:
         began = time.perf_counter()
         compute_metrics(run_backtest(data, s))
         fast.append(time.perf_counter() - began)
-    alvh_s = None
-    if strategy_available():
-        began = time.perf_counter()
-        compute_metrics(run_backtest(data, s, alvh_leg=lambda d, _s, c: alvh_leg(d, config, c)))
-        alvh_s = time.perf_counter() - began
+    began = time.perf_counter()
+    compute_metrics(run_backtest(data, s, alvh_leg=lambda d, _s, c: alvh_leg(d, config, c)))
+    alvh_s = time.perf_counter() - began
     grid = dict(s.sweep.grid)
     began = time.perf_counter()
     sweep = run_sweep(args.data, START, END, config, grid, args.workers)
@@ -54,8 +52,8 @@ def main() -> None:
             {
                 "data_load_s": round(load_s, 3),
                 "run_without_alvh_best_s": round(min(fast), 3),
-                "run_all_strategies_s": None if alvh_s is None else round(alvh_s, 2),
-                "alvh_decide_calls": data.n if alvh_s is not None else 0,
+                "run_all_strategies_s": round(alvh_s, 2),
+                "alvh_decide_calls": data.n,
                 "sweep_sets": sweep.tried,
                 "sweep_failed": sweep.failed,
                 "sweep_wall_s": round(sweep_s, 2),

@@ -123,7 +123,7 @@ class CondorEngine:
         r = d.rate[days][:, None]
         q = self.cfg.dividend_yield
         points = tuple(x[days][:, None] for x in self.points)
-        atm = atm_vol(points, t)  # type: ignore[arg-type]
+        atm = atm_vol(points, t)
         forward = spot * np.exp((r - q) * t)
         vol = smile_vol(atm, strikes[None, :], forward, t, d.skew[days][:, None], self.p)
         vols = vol[None, :, :] + vol_shifts[:, None, None]
@@ -142,7 +142,7 @@ class CondorEngine:
         d, cfg = self.data, self.cfg
         spot, r, q = float(d.spx[i]), float(d.rate[i]), cfg.dividend_yield
         t = (expiry.astype(np.int64) - self.day_num[i]) / DAYS
-        atm = float(atm_vol(tuple(np.array([x[i]]) for x in self.points), np.array([t]))[0])  # type: ignore[arg-type]
+        atm = float(atm_vol(tuple(np.array([x[i]]) for x in self.points), np.array([t]))[0])
         skew = float(d.skew[i])
         step = cfg.strike_step
         kps = np.floor(_strike_for_delta(spot, t, r, q, cfg.short_delta, True, atm, skew, self.p) / step) * step
@@ -225,6 +225,6 @@ class CondorEngine:
                 vega[hold_overnight] -= (bumped_all[:held_n] - value[:held_n]) * mult
                 max_loss[hold_overnight] += loss_per * qty
             trade = CondorTrade(i, j, expiry, tuple(float(s) for s in strikes), qty, credit, float(value[k]), reason)
-            trades.append(trade)  # type: ignore[arg-type]
+            trades.append(trade)
             open_until.append(j)
         return CondorResult(pnl, credit_out, cost_out, vega, max_loss, tuple(trades), skipped)

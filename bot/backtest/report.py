@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,32 +39,32 @@ def _clean(obj: object) -> object:
     return obj
 
 
-def metrics_json(metrics: dict[str, object]) -> str:
+def metrics_json(metrics: dict[str, Any]) -> str:
     return json.dumps(_clean(metrics), indent=2, sort_keys=False)
 
 
-def _pct(x: object) -> str:
+def _pct(x: float | None) -> str:
     if x is None:
         return "n/a"
-    value = float(x)  # type: ignore[arg-type]
+    value = float(x)
     return "0.0%" if abs(value) < 5e-4 else f"{value * 100:.1f}%"
 
 
-def _usd(x: object) -> str:
+def _usd(x: float | None) -> str:
     if x is None:
         return "n/a"
-    value = float(x)  # type: ignore[arg-type]
+    value = float(x)
     return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
 
 
-def report_markdown(metrics: dict[str, object], command: str) -> str:
-    period = metrics["period"]  # type: ignore[index]
-    strategies: dict[str, dict[str, object]] = metrics["strategies"]  # type: ignore[assignment]
+def report_markdown(metrics: dict[str, Any], command: str) -> str:
+    period = metrics["period"]
+    strategies: dict[str, dict[str, Any]] = metrics["strategies"]
     ran = {k: v for k, v in strategies.items() if v.get("ran")}
     out = [
         "# Backtest report",
         "",
-        f"Period {period['start']} to {period['end']} ({period['trading_days']} trading days), "  # type: ignore[index]
+        f"Period {period['start']} to {period['end']} ({period['trading_days']} trading days), "
         f"capital ${metrics['capital']:,.0f}. Command: `{command}`",
         "",
         "## Strategies",
@@ -81,14 +82,11 @@ def report_markdown(metrics: dict[str, object], command: str) -> str:
         if not v.get("ran"):
             out.append(f"| {name} | not run | | | | | | |")
     out += ["", "## Max drawdown inside stress windows", ""]
-    names = list(metrics["windows_covered"])  # type: ignore[arg-type]
+    names = list(metrics["windows_covered"])
     out.append("| strategy | " + " | ".join(names) + " |")
     out.append("|---|" + "---|" * len(names))
     for name, v in ran.items():
-        cells = [
-            _pct(v["windows"][w]) if metrics["windows_covered"][w] else "not covered"  # type: ignore[index]
-            for w in names
-        ]
+        cells = [_pct(v["windows"][w]) if metrics["windows_covered"][w] else "not covered" for w in names]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += [
         "",
@@ -100,46 +98,46 @@ def report_markdown(metrics: dict[str, object], command: str) -> str:
     for name, v in ran.items():
         if name == "unhedged":
             continue
-        cuts = v["drawdown_cut"]  # type: ignore[assignment]
-        scored = [cuts[w] for w in names if cuts[w] is not None]  # type: ignore[index]
+        cuts = v["drawdown_cut"]
+        scored = [cuts[w] for w in names if cuts[w] is not None]
         met = sum(1 for c in scored if c > 0.5)
-        cells = [_pct(cuts[w]) if cuts[w] is not None else "n/a" for w in names]  # type: ignore[index]
+        cells = [_pct(cuts[w]) if cuts[w] is not None else "n/a" for w in names]
         out.append(f"| {name} | " + " | ".join(cells) + f" | {met} of {len(scored)} | {_pct(v['income_preserved'])} |")
-    condor_pnl = metrics["condors"]["window_pnl"]  # type: ignore[index]
+    condor_pnl = metrics["condors"]["window_pnl"]
     out += ["", "## P&L inside the windows: the condors, and what each hedge added", ""]
     out.append("| | " + " | ".join(names) + " |")
     out.append("|---|" + "---|" * len(names))
     out.append("| condors | " + " | ".join(_usd(condor_pnl[w]) for w in names) + " |")
     for name, v in ran.items():
         if name != "unhedged":
-            out.append(f"| {name} hedge | " + " | ".join(_usd(v["window_hedge_pnl"][w]) for w in names) + " |")  # type: ignore[index]
-    cndr = metrics["cndr_check"]  # type: ignore[assignment]
+            out.append(f"| {name} hedge | " + " | ".join(_usd(v["window_hedge_pnl"][w]) for w in names) + " |")
+    cndr = metrics["cndr_check"]
     out += ["", "## Realism check against Cboe CNDR", ""]
-    if cndr.get("available"):  # type: ignore[union-attr]
+    if cndr.get("available"):
         out.append(
-            f"Over {cndr['from']} to {cndr['to']}: monthly return correlation "  # type: ignore[index]
-            f"{cndr['monthly_return_correlation']:.2f} ({cndr['months']} months); max drawdown engine "  # type: ignore[index]
-            f"{_pct(cndr['engine_max_drawdown'])} vs CNDR {_pct(cndr['cndr_max_drawdown'])}; "  # type: ignore[index]
-            f"per year engine {_pct(cndr['engine_annual_return'])} vs CNDR {_pct(cndr['cndr_annual_return'])}."  # type: ignore[index]
+            f"Over {cndr['from']} to {cndr['to']}: monthly return correlation "
+            f"{cndr['monthly_return_correlation']:.2f} ({cndr['months']} months); max drawdown engine "
+            f"{_pct(cndr['engine_max_drawdown'])} vs CNDR {_pct(cndr['cndr_max_drawdown'])}; "
+            f"per year engine {_pct(cndr['engine_annual_return'])} vs CNDR {_pct(cndr['cndr_annual_return'])}."
         )
     else:
         out.append("CNDR not in the data directory (or under 60 common days): no comparison.")
     out += ["", "## Signals as spike predictors", ""]
-    sig = metrics["signal_events"]  # type: ignore[assignment]
-    out.append(f"{len(sig['spike_onsets'])} spike events (de-clustered).")  # type: ignore[index]
+    sig = metrics["signal_events"]
+    out.append(f"{len(sig['spike_onsets'])} spike events (de-clustered).")
     out += ["", "| signal | episodes | precision | recall | median lead (days) | false alarms / year | on share |"]
     out.append("|---|---|---|---|---|---|---|")
-    for name, s in sig["scores"].items():  # type: ignore[index]
+    for name, s in sig["scores"].items():
         lead = "n/a" if s["median_lead_days"] is None else f"{s['median_lead_days']:.0f}"
         out.append(
             f"| {name} | {s['episodes']} | {_pct(s['precision'])} | {_pct(s['recall'])} | {lead} | "
             f"{s['false_alarms_per_year']:.1f} | {_pct(s['on_share'])} |"
         )
-    out += ["", "## Notes", ""] + [f"- {note}" for note in metrics["notes"]]  # type: ignore[union-attr]
+    out += ["", "## Notes", ""] + [f"- {note}" for note in metrics["notes"]]
     return "\n".join(out) + "\n"
 
 
-def write_plots(result: RunResult, metrics: dict[str, object], out: Path) -> list[Path]:
+def write_plots(result: RunResult, metrics: dict[str, Any], out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -197,14 +195,11 @@ def write_plots(result: RunResult, metrics: dict[str, object], out: Path) -> lis
         plt.close(fig)
         written.append(path)
 
-    strategies: dict[str, dict[str, object]] = metrics["strategies"]  # type: ignore[assignment]
-    names = list(metrics["windows_covered"])  # type: ignore[arg-type]
+    strategies: dict[str, dict[str, Any]] = metrics["strategies"]
+    names = list(metrics["windows_covered"])
     rows = [n for n, v in strategies.items() if v.get("ran")]
     cells = [
-        [
-            _pct(strategies[r]["windows"][w]) if metrics["windows_covered"][w] else "not covered"  # type: ignore[index]
-            for w in names
-        ]
+        [_pct(strategies[r]["windows"][w]) if metrics["windows_covered"][w] else "not covered" for w in names]
         for r in rows
     ]
     fig, ax = plt.subplots(figsize=(11, 0.5 + 0.4 * (len(rows) + 1)))
@@ -221,7 +216,7 @@ def write_plots(result: RunResult, metrics: dict[str, object], out: Path) -> lis
     return written
 
 
-def write_outputs(result: RunResult, metrics: dict[str, object], out: Path, command: str) -> list[Path]:
+def write_outputs(result: RunResult, metrics: dict[str, Any], out: Path, command: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     write_equity_csv(result, out / "equity.csv")
     (out / "metrics.json").write_text(metrics_json(metrics) + "\n")

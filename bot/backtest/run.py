@@ -1,15 +1,19 @@
 """One backtest run: the condor book once, then each hedge competitor on the same condors and capital.
 
-Strategies (columns of equity.csv): `unhedged`; `alvh` (the live decision path, `bot.strategy.decide`, when it
-is available: see `alvh_leg`); `vixy_constant` (constant VIXY notional, matched so that its calm-time bleed equals
-ALVH's); `vxth_calls` (VXTH-style monthly 30-delta VIX calls); `futures_always` (always-on front-month VX sized at
-h x the condors' VIX exposure).
+Strategies (columns of equity.csv):
+- `unhedged`: the condors alone;
+- `alvh`: the live decision path, `bot.strategy.decide`, day by day (`bot.backtest.alvh`, passed in as
+  `alvh_leg` so that this module stays free of the strategy core);
+- `vixy_constant`: a constant VIXY notional, matched so that its calm-time bleed equals ALVH's;
+- `vxth_calls`: VXTH-style monthly 30-delta VIX calls;
+- `futures_always`: always-on front-month VX sized at h x the condors' VIX exposure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +25,10 @@ from bot.settings.backtest import BacktestSettings
 
 STRATEGIES = ("unhedged", "alvh", "vixy_constant", "vxth_calls", "futures_always")
 
-# (data, settings, condor result) -> (hedge leg, daily layer activity 0..3, daily ALVH signal on/off, notes); None
-# when the strategy core is not available.
+# (data, settings, condor result) -> (hedge leg, layers active per day, signals per day, notes)
 AlvhLeg = Callable[
     [MarketData, BacktestSettings, CondorResult],
-    tuple[LegResult, np.ndarray, dict[str, np.ndarray], list[str]] | None,
+    tuple[LegResult, np.ndarray, dict[str, np.ndarray], list[str]],
 ]
 
 
@@ -80,7 +83,7 @@ def run_backtest(
     alvh = alvh_leg(data, s, condor) if alvh_leg is not None and "alvh" in wanted else None
     if alvh is None:
         if "alvh" in wanted:
-            notes.append("alvh: not run (bot.strategy.decide is not available); its column is empty")
+            notes.append("alvh: not run (no ALVH leg was given to this run); its column is empty")
     else:
         legs["alvh"], layers, alvh_signals, alvh_notes = alvh
         notes.extend(alvh_notes)
@@ -121,7 +124,7 @@ def _finish(
     return RunResult(data, s, condor, legs, equity, layers, alvh_signals, notes)
 
 
-def compute_metrics(result: RunResult) -> dict[str, object]:
+def compute_metrics(result: RunResult) -> dict[str, Any]:
     """Everything metrics.json holds; plain JSON types only."""
     d, s = result.data, result.settings
     capital = s.condor.capital
@@ -169,7 +172,7 @@ def compute_metrics(result: RunResult) -> dict[str, object]:
     }
 
 
-def strategy_metrics(result: RunResult) -> dict[str, dict[str, object]]:
+def strategy_metrics(result: RunResult) -> dict[str, dict[str, Any]]:
     """Per strategy: returns, drawdowns (overall and per window), CVaR, time under water, hedge cost, income kept."""
     d, s = result.data, result.settings
     capital = s.condor.capital
@@ -177,7 +180,7 @@ def strategy_metrics(result: RunResult) -> dict[str, dict[str, object]]:
     calm = m.outside_windows(d.dates, [(a, b) for _, a, b in windows])
     unhedged_pnl = np.diff(result.equity["unhedged"], prepend=capital)
     total_credit = float(result.condor.credit.sum())
-    strategies: dict[str, dict[str, object]] = {}
+    strategies: dict[str, dict[str, Any]] = {}
     for name, eq in result.equity.items():
         if np.isnan(eq).all():
             strategies[name] = {"ran": False}
@@ -211,14 +214,11 @@ def strategy_metrics(result: RunResult) -> dict[str, dict[str, object]]:
     base = strategies["unhedged"]["windows"]
     for values in strategies.values():
         if values.get("ran"):
-            values["drawdown_cut"] = {
-                w: m.drawdown_cut(values["windows"][w], base[w])  # type: ignore[index]
-                for w in base  # type: ignore[union-attr]
-            }
+            values["drawdown_cut"] = {w: m.drawdown_cut(values["windows"][w], base[w]) for w in base}
     return strategies
 
 
-def cndr_check(result: RunResult) -> dict[str, object]:
+def cndr_check(result: RunResult) -> dict[str, Any]:
     """Monthly-return correlation and drawdowns of the unhedged engine vs Cboe's CNDR over their common days."""
     d = result.data
     ok = np.isfinite(d.cndr)

@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from bot.backtest.condors import CondorResult
 from bot.backtest.data import MarketData, load_directory
-from bot.backtest.hedges import hold_contract
+from bot.backtest.hedges import LegResult, hold_contract
 from bot.backtest.run import run_backtest, strategy_metrics
 from bot.config import AppConfig, ConfigError, config_from_mapping
+from bot.settings.backtest import BacktestSettings
 
 FAST = frozenset({"unhedged", "futures_always"})
 WITH_ALVH = FAST | {"alvh"}
@@ -79,7 +81,9 @@ def evaluate(
     if with_alvh:
         from bot.backtest.alvh import alvh_leg as leg
 
-        def alvh_leg(d, _s, c):  # type: ignore[no-untyped-def]
+        def alvh_leg(
+            d: MarketData, _s: BacktestSettings, c: CondorResult
+        ) -> tuple[LegResult, np.ndarray, dict[str, np.ndarray], list[str]]:
             return leg(d, config, c)
 
     only = WITH_ALVH if with_alvh else FAST
@@ -88,7 +92,7 @@ def evaluate(
     for name, values in strategy_metrics(result).items():
         if not values.get("ran"):
             continue
-        windows = [v for v in values["windows"].values() if v is not None]  # type: ignore[union-attr]
+        windows = [v for v in values["windows"].values() if v is not None]
         row[f"{name}.annual_return"] = values["annual_return"]
         row[f"{name}.max_drawdown"] = values["max_drawdown"]
         row[f"{name}.worst_window_drawdown"] = min(windows) if windows else None

@@ -51,7 +51,6 @@ def parse_grid(items: list[str]) -> dict[str, tuple[float, ...]]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bot.backtest.alvh import strategy_available
     from bot.backtest.sweep import run_sweep, sensitivity, sensitivity_markdown
     from bot.backtest.validate import DataError
     from bot.commands.backtest import _date
@@ -66,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
     workers = s.sweep.workers if args.workers is None else args.workers
     if workers < 0:
         raise UserError("--workers must be 0 (one per core) or more")
-    if args.alvh and not strategy_available():
-        raise UserError("--alvh: bot.strategy.decide is not available in this build. Fix: drop --alvh")
     total = 1
     for values in grid.values():
         total *= len(values)

@@ -10,14 +10,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bot.backtest.alvh import _History, _Simulator, _vixy_traded, simulate_alvh, strategy_available
+from bot.backtest.alvh import _History, _Simulator, _vixy_traded, simulate_alvh
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
 from bot.config import AppConfig
 
 from .synth import make_data_dir
-
-pytestmark = pytest.mark.skipif(not strategy_available(), reason="bot.strategy.decide is not available yet")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +36,7 @@ def _scripted(monkeypatch: pytest.MonkeyPatch, script) -> None:
 
     def fake(snapshot, state, history, settings):
         record = SimpleNamespace(alerts=())  # the parts of a DecisionRecord the backtest reads
-        return Decision(intents=tuple(script(snapshot, state, history)), state=state, record=record)  # type: ignore[arg-type]
+        return Decision(intents=tuple(script(snapshot, state, history)), state=state, record=record)
 
     monkeypatch.setattr(strategy, "decide", fake)
 

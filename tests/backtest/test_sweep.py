@@ -70,10 +70,6 @@ def test_bad_grid_is_a_user_error(data_dir: Path, capsys: pytest.CaptureFixture)
 
 
 def test_sweep_can_include_alvh_and_strategy_settings(data_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    from bot.backtest.alvh import strategy_available
-
-    if not strategy_available():
-        pytest.skip("bot.strategy.decide is not available yet")
     argv = ["sweep", "--data", str(data_dir), "--workers", "1", "--alvh", "--json", "--grid", "sizing.h_max=0.5,0.6"]
     assert main(argv) == 0
     payload = json.loads(capsys.readouterr().out)
