@@ -148,13 +148,21 @@ def test_1100_stops_trading_and_1102_resumes(library, calm_market, tmp_path) -> 
 def test_silent_gateway_is_treated_as_disconnected(library, calm_market, tmp_path) -> None:
     async def go():
         async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
-            for session in list(sim.server.sessions):  # the gateway hangs: socket open, requests never read
+            loop = asyncio.get_running_loop()
+            hung = list(sim.server.sessions)
+            for session in hung:  # the gateway hangs: socket open, requests never read
                 session.transport.pause_reading()
+            started = loop.time()
             await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "disconnected", 5)
+            noticed_after = loop.time() - started
+            for session in hung:  # the gateway recovers and notices the bot hung up
+                session.transport.resume_reading()
             await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "connected", 8)
-            return broker.generation
+            return broker.generation, noticed_after
 
-    assert run(go()) == 2
+    generation, noticed_after = run(go())
+    # FAST_TUNING probes every 0.5 s and gives up after 0.5 s without an answer
+    assert generation == 2 and noticed_after < 1.5
 
 
 def test_connect_gives_up_with_a_clear_error_when_nothing_listens(library) -> None:
