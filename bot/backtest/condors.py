@@ -1,8 +1,9 @@
 """Systematic SPX iron condors on a fixed capital base, marked daily by Black-Scholes on the model surface.
 
-Rules (all in `CondorSettings`): every `entry_interval_days` trading days, if fewer than `max_open` condors are
-open, sell a condor on the monthly (third-Friday) expiry nearest `entry_dte`: shorts at `short_delta`, wings
-`wing_width_pct` of SPX further out, quantity so that the cycle's max loss is `risk_per_condor` of the capital
+Rules (all in `CondorSettings`): every `entry_interval_days` trading days (or on each monthly expiry day, the
+CNDR roll, with `entry_schedule = "monthly_expiry"`), if fewer than `max_open` condors are open, sell a condor on
+the monthly (third-Friday) expiry nearest `entry_dte`: shorts at `short_delta`, wings `wing_width_pct` of SPX
+further out (or at `wing_delta`), quantity so that the cycle's max loss is `risk_per_condor` of the capital
 base. Each condor closes at the first close where it has earned `take_profit` of its credit, lost
 `stop_multiple` times its credit, or has `exit_dte` days or fewer left; otherwise it settles at intrinsic value on
 the expiry day's close (an approximation of the AM settlement). Exits are standing orders on the condor's own
@@ -147,6 +148,10 @@ class CondorEngine:
         step = cfg.strike_step
         kps = np.floor(_strike_for_delta(spot, t, r, q, cfg.short_delta, True, atm, skew, self.p) / step) * step
         kcs = np.ceil(_strike_for_delta(spot, t, r, q, cfg.short_delta, False, atm, skew, self.p) / step) * step
+        if cfg.wing_delta > 0:  # wings by delta (CNDR style), at least one strike beyond the shorts
+            kpl = np.floor(_strike_for_delta(spot, t, r, q, cfg.wing_delta, True, atm, skew, self.p) / step) * step
+            kcl = np.ceil(_strike_for_delta(spot, t, r, q, cfg.wing_delta, False, atm, skew, self.p) / step) * step
+            return np.array([min(kpl, kps - step), kps, kcs, max(kcl, kcs + step)])
         width = max(np.round(cfg.wing_width_pct * spot / step), 1.0) * step
         return np.array([kps - width, kps, kcs, kcs + width])
 
@@ -165,9 +170,15 @@ class CondorEngine:
         half = c.option_half_spread * spread_scale(d.vix, c.spread_vix_power)
         leg_cost = c.option_commission + half * 100.0  # dollars per contract per leg per side
         last_day = np.searchsorted(self.day_num, self.expiries.astype(np.int64), side="right") - 1
+        roll_days = {0} | {int(k) for k in last_day if 0 <= k < n}  # monthly expiry days (the CNDR roll)
         for i in range(n):
             open_until = [e for e in open_until if e > i]
-            if i - last_entry < cfg.entry_interval_days or len(open_until) >= cfg.max_open:
+            if len(open_until) >= cfg.max_open:
+                continue
+            if cfg.entry_schedule == "monthly_expiry":
+                if i not in roll_days:
+                    continue
+            elif i - last_entry < cfg.entry_interval_days:
                 continue
             if not (np.isfinite(d.spx[i]) and np.isfinite(d.vix[i]) and np.isfinite(d.rate[i])):
                 continue

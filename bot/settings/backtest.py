@@ -6,6 +6,8 @@ textbook retail trade; CNDR is the outside check); they are frozen here so that 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from bot.settings.base import Section
@@ -20,16 +22,30 @@ class CondorSettings(Section):
     entry_interval_days: int = Field(
         21, ge=1, description="trading days between condor entries (21 = about monthly, overlapping cycles allowed)"
     )
+    entry_schedule: Literal["interval", "monthly_expiry"] = Field(
+        "interval",
+        description="interval: an entry every entry_interval_days; monthly_expiry: on each monthly SPX expiry day "
+        "(and the first day), as Cboe's CNDR rolls",
+    )
     max_open: int = Field(3, ge=1, description="most condors open at once; an entry is skipped when the book is full")
     short_delta: float = Field(0.16, gt=0.01, lt=0.5, description="absolute delta of the short put and short call")
     wing_width_pct: float = Field(
         0.02, gt=0, lt=0.2, description="distance from short to long strike as a share of SPX at entry"
+    )
+    wing_delta: float = Field(
+        0.0, ge=0, lt=0.5, description="if > 0, long strikes at this absolute delta, not wing_width_pct (CNDR: 0.05)"
     )
     strike_step: float = Field(5.0, gt=0, description="SPX strike grid, index points")
     take_profit: float = Field(0.5, gt=0, le=1, description="close when this share of the entry credit is earned")
     stop_multiple: float = Field(2.0, gt=0, description="close when the loss reaches this multiple of the entry credit")
     exit_dte: int = Field(7, ge=0, description="close any condor with this many calendar days or fewer to expiry")
     dividend_yield: float = Field(0.018, ge=0, lt=0.1, description="SPX continuous dividend yield for pricing")
+
+    @model_validator(mode="after")
+    def _wings_outside_shorts(self) -> CondorSettings:
+        if self.wing_delta and self.wing_delta >= self.short_delta:
+            raise ValueError(f"wing_delta {self.wing_delta} must be below short_delta {self.short_delta}")
+        return self
 
 
 class VolModelSettings(Section):

@@ -108,3 +108,37 @@ def test_real_data_condor_engine_runs_fast() -> None:
     result = CondorEngine(data, CondorSettings(), VolModelSettings(), CostSettings()).run()
     assert len(result.trades) > 150
     assert np.isfinite(result.pnl).all()
+
+
+def test_cndr_style_wings_by_delta_and_monthly_roll(data) -> None:
+    cfg = CondorSettings(
+        entry_schedule="monthly_expiry",
+        entry_dte=30,
+        max_open=1,
+        short_delta=0.20,
+        wing_delta=0.05,
+        take_profit=1.0,
+        stop_multiple=100.0,
+        exit_dte=0,
+    )
+    engine = CondorEngine(data, cfg, VolModelSettings(), CostSettings())
+    result = engine.run()
+    expiry_days = set(np.searchsorted(engine.day_num, engine.expiries.astype(np.int64), side="right") - 1)
+    assert len(result.trades) >= 8
+    for trade in result.trades:
+        assert trade.entry == 0 or trade.entry in expiry_days  # entries only on the roll
+        assert trade.reason in ("expiry", "open_at_end")  # held to expiry
+    first = result.trades[1]
+    i = first.entry
+    t = (first.expiry.astype(np.int64) - data.dates[i].astype(np.int64)) / 365
+    atm = atm_vol(tuple(np.array([x[i]]) for x in engine.points), np.array([t]))[0]
+    fwd = data.spx[i] * np.exp((data.rate[i] - cfg.dividend_yield) * t)
+    k = first.strikes[0]
+    vol = smile_vol(np.array(atm), np.array(k), np.array(fwd), np.array(t), np.array(data.skew[i]), P)
+    delta = bs_greeks(data.spx[i], k, t, data.rate[i], float(vol), "P", cfg.dividend_yield).delta
+    assert abs(delta) == pytest.approx(0.05, abs=0.02)
+
+
+def test_wing_delta_must_be_inside_the_short_delta() -> None:
+    with pytest.raises(ValueError, match="wing_delta"):
+        CondorSettings(short_delta=0.10, wing_delta=0.15)
