@@ -21,6 +21,7 @@ CURRENT_TIME, CONTRACT_DATA_END, OPEN_ORDER_END, ACCT_DOWNLOAD_END, EXECUTION_DA
 TICK_SNAPSHOT_END, MARKET_DATA_TYPE, COMMISSION_REPORT, POSITION_DATA, POSITION_END = 57, 58, 59, 61, 62
 ACCOUNT_SUMMARY, ACCOUNT_SUMMARY_END, ACCOUNT_UPDATE_MULTI, ACCOUNT_UPDATE_MULTI_END = 63, 64, 73, 74
 SEC_DEF_OPT_PARAMS, SEC_DEF_OPT_PARAMS_END, COMPLETED_ORDER, COMPLETED_ORDERS_END = 75, 76, 101, 102
+MARKET_RULE = 93
 
 # The End messages a fault may delay or withhold, by the name used in fault specs.
 END_MESSAGES = {
@@ -164,7 +165,7 @@ def account_summary(req_id: int, account: str, tag: str, value: str, currency: s
 
 
 # ---- contracts -----------------------------------------------------------------------------------------------------
-def contract_details(req_id: int, inst: Instrument) -> bytes:
+def contract_details(req_id: int, inst: Instrument, market_rule_ids: str) -> bytes:
     return frame(
         [
             CONTRACT_DATA,
@@ -201,7 +202,7 @@ def contract_details(req_id: int, inst: Instrument) -> bytes:
             "",  # aggGroup
             inst.under_symbol,
             inst.under_sec_type,
-            inst.market_rule_ids,
+            market_rule_ids,
             inst.real_expiration_date,
             "",  # stockType
             "1",  # minSize
@@ -209,6 +210,13 @@ def contract_details(req_id: int, inst: Instrument) -> bytes:
             "1",  # suggestedSizeIncrement
         ]
     )
+
+
+def market_rule(rule_id: int, tiers: Sequence[tuple[float, float]]) -> bytes:
+    fields: list[object] = [MARKET_RULE, rule_id, len(tiers)]
+    for low_edge, increment in tiers:
+        fields += [num(low_edge), num(increment)]
+    return frame(fields)
 
 
 def sec_def_opt_params(req_id: int, chain: OptionChain) -> bytes:

@@ -25,7 +25,8 @@ from bot.sim import messages as m
 from bot.sim.account import Account, Execution, commission_for, mark_price
 from bot.sim.clock import SimClock
 from bot.sim.faults import Faults
-from bot.sim.market.api import ContractQuery, Instrument, MarketModel, ModelGreeks, Quote
+from bot.sim.market.api import ContractQuery, Instrument, MarketModel, ModelGreeks, Quote, tick_size
+from bot.sim.market_rules import MarketRules
 from bot.sim.matching import SUPPORTED_ORDER_TYPES, Liquidity, decide_fill
 from bot.sim.order_parser import OrderParseError, ParsedContract, ParsedOrder, parse_place_order, to_int
 from bot.sim.orders_log import OrdersLog
@@ -118,6 +119,7 @@ class SimServer:
         self.tick_interval = tick_interval
         self.account_push_interval = account_push_interval
         self.liquidity = Liquidity(replenish_s)
+        self.market_rules = MarketRules()
         self.orders: dict[tuple[int, int], SimOrder] = {}
         self.completed: list[SimOrder] = []
         self.sessions: set[Session] = set()
@@ -338,10 +340,11 @@ class SimServer:
             return "a limit order needs a limit price"
         if p.account and p.account != self.account.account_id:
             return f"account {p.account} is not {self.account.account_id}"
-        if p.order_type == "LMT" and p.lmt_price is not None and inst.min_tick > 0:
-            ticks = p.lmt_price / inst.min_tick
+        if p.order_type == "LMT" and p.lmt_price is not None:
+            tick = tick_size(inst, abs(p.lmt_price))
+            ticks = p.lmt_price / tick if tick > 0 else 0.0
             if abs(ticks - round(ticks)) > 1e-6:
-                return f"limit price {p.lmt_price} is not a multiple of the minimum tick {inst.min_tick}"
+                return f"limit price {p.lmt_price} does not conform to the price increment {tick} at that price"
         return None
 
     def _reject(self, session: Session, p: ParsedOrder, code: int, text: str, base: dict[str, object]) -> None:
@@ -805,8 +808,17 @@ class Session(asyncio.Protocol):
             self.send(m.error(req_id, 200, "No security definition has been found for the request"))
             return
         for inst in found:
-            self.send(m.contract_details(req_id, inst))
+            self.send(m.contract_details(req_id, inst, str(self.server.market_rules.id_for(inst))))
         self.send_end("contractDetailsEnd", m.end_message("contractDetailsEnd", req_id))
+
+    def _req_market_rule(self, f: list[str]) -> None:
+        rule = int(f[1])
+        tiers = self.server.market_rules.tiers(rule)
+        self._log_request("reqMarketRule", rule=rule, tiers=tiers)
+        if tiers is None:  # TWS answers unknown rules with nothing; log it so a stuck client can be explained
+            log.warning("reqMarketRule for a rule id no contract details carried", rule=rule)
+            return
+        self.send(m.market_rule(rule, tiers))
 
     def _req_sec_def_opt_params(self, f: list[str]) -> None:
         req_id, symbol, under_type, under_con_id = int(f[1]), f[2], f[4], to_int(f[5]) or 0
@@ -1025,5 +1037,6 @@ _HANDLERS: dict[int, Callable[[Session, list[str]], None]] = {
     76: Session._req_account_updates_multi,
     77: Session._cancel_account_updates_multi,
     78: Session._req_sec_def_opt_params,
+    91: Session._req_market_rule,
     99: Session._req_completed_orders,
 }

@@ -10,6 +10,7 @@ import pytest
 from bot.sim.account import Account, commission_for, mark_price
 from bot.sim.faults import Faults, FaultSpecError, Trigger, parse_fault_spec
 from bot.sim.market.api import BookEntry, Quote
+from bot.sim.market_rules import MarketRules, rule_id, tiers_of
 from bot.sim.matching import Liquidity, decide_fill
 
 from .sim_fake_market import PUT_SHORT, VX
@@ -162,3 +163,16 @@ def test_every_non_connection_action_applies_from_its_spec(spec: str) -> None:
     faults = Faults()
     faults.apply(parse_fault_spec(spec))
     assert faults.fired == [parse_fault_spec(spec).action]
+
+
+def test_market_rule_tiers_are_located_to_the_cent_and_ids_are_stable() -> None:
+    def rule(inst, price: float) -> float:
+        return 0.01 if price < 7.37 else (0.05 if price < 250 else 0.25)
+
+    tiers = tiers_of(VX, rule)
+    assert tiers == ((0.0, 0.01), (7.37, 0.05), (250.0, 0.25))
+    rules = MarketRules(rule)
+    rid = rules.id_for(VX)
+    assert rid == rule_id(tiers) and 1000 <= rid <= 9999 and rules.tiers(rid) == tiers
+    assert rules.id_for(PUT_SHORT) == rid  # same tiers under this rule, same id
+    assert MarketRules().id_for(VX) != rid  # the real tick rule gives VX futures other tiers, so another id

@@ -172,3 +172,29 @@ def test_order_lifecycle_on_the_real_model(lib: ModuleType, log_guard: LogGuard,
             ib.disconnect()
 
     run(body())
+
+
+def test_market_rules_match_what_the_exchange_enforces(
+    lib: ModuleType, log_guard: LogGuard, market: MarketModel
+) -> None:
+    log_guard.allow(r"Error 201")
+
+    async def body() -> None:
+        async with Simulator(market) as sim:
+            ib = await connect(lib, sim.port)
+            spx = lib.Option("SPX", "20250131", 5500, "P", "SMART", tradingClass="SPXW")
+            vix = lib.Option("VIX", "20250219", 20, "C", "SMART", tradingClass="VIX")
+            tiers = {}
+            for contract in (spx, vix):
+                [details] = await ib.reqContractDetailsAsync(contract)
+                rule = int(details.marketRuleIds.split(",")[0])
+                increments = await ib.reqMarketRuleAsync(rule)
+                tiers[contract.symbol] = [(i.lowEdge, i.increment) for i in increments]
+            assert tiers == {"SPX": [(0.0, 0.05), (3.0, 0.1)], "VIX": [(0.0, 0.01), (3.0, 0.05)]}
+            [spx] = await ib.qualifyContractsAsync(spx)
+            off_tier = ib.placeOrder(spx, lib.LimitOrder("BUY", 1, 3.05))  # 0.05 steps stop at 3.00
+            await until(lambda: off_tier.orderStatus.status == "Cancelled")
+            assert any("price increment 0.1" in e.message for e in off_tier.log)
+            ib.disconnect()
+
+    run(body())
