@@ -68,6 +68,8 @@ from bot.settings.broker import BrokerSettings, is_loopback_host
 T = TypeVar("T")
 log = get_logger("bot.broker")
 
+_BAR_KINDS = frozenset({"TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
+                        "OPTION_IMPLIED_VOLATILITY"})  # fmt: skip
 _RETRYABLE_CONNECT = (OSError, TimeoutError, ConnectionError, RequestTimeoutError, RequestFailedError)
 
 
@@ -678,31 +680,35 @@ class Broker:
         if contract is None:
             await self._one(ContractQuery(symbol="", sec_type="", exchange="", con_id=spec.con_id))
             contract = self._contracts[spec.con_id]
-        what_to_show = "TRADES" if spec.sec_type != "IND" or what != "MIDPOINT" else what
-        for attempt in range(self.tuning.pacing_retries + 1):
+        if what not in _BAR_KINDS:
+            raise ValueError(f"daily_bars what={what!r} is not an IB whatToShow; use one of {sorted(_BAR_KINDS)}")
+
+        def request() -> Awaitable[Any]:
+            return self._request(
+                f"reqHistoricalData {spec.key}",
+                self._ib.reqHistoricalDataAsync(
+                    contract,
+                    endDateTime="",
+                    durationStr=duration,
+                    barSizeSetting="1 day",
+                    whatToShow=what,
+                    useRTH=True,
+                    formatDate=1,
+                ),
+            )
+
+        retries = 0
+        while True:
             try:
-                bars = await self._history_pacer.run(
-                    lambda: self._request(
-                        f"reqHistoricalData {spec.key}",
-                        self._ib.reqHistoricalDataAsync(
-                            contract,
-                            endDateTime="",
-                            durationStr=duration,
-                            barSizeSetting="1 day",
-                            whatToShow=what_to_show,
-                            useRTH=True,
-                            formatDate=1,
-                        ),
-                    )
-                )
+                bars = await self._history_pacer.run(request)
             except RequestFailedError as exc:
-                if exc.error.kind is not ErrorKind.PACING or attempt == self.tuning.pacing_retries:
+                if exc.error.kind is not ErrorKind.PACING or retries >= self.tuning.pacing_retries:
                     raise
+                retries += 1
                 self._connection_event(ConnectionEventKind.PACING, exc.error.code, exc.error.message)
                 await asyncio.sleep(self.tuning.pacing_retry_s)
                 continue
             return [convert.daily_bar(b) for b in bars or ()]
-        raise AssertionError("unreachable")  # the loop returns or raises
 
     # ------------------------------------------------------------------ orders
     def next_order_id(self) -> int:

@@ -318,3 +318,18 @@ def test_no_order_state_survives_a_client_side_reconnect(library, calm_market, t
     before, after = run(go())
     assert len(before.open_orders) == 1  # the library did remember it
     assert after.open_orders == () and after.completed_orders == ()
+
+
+def test_pacing_retries_are_bounded(library, calm_market, tmp_path) -> None:
+    from bot.broker import RequestFailedError
+
+    async def go():
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, connected(sim, library) as broker:
+            vix = await broker.index("VIX")
+            with pytest.raises(ValueError, match="whatToShow"):
+                await broker.daily_bars(vix, "1 M", what="PRICES")
+            sim.faults.pacing(broker.tuning.pacing_retries + 1)  # refused every time
+            with pytest.raises(RequestFailedError, match="pacing"):
+                await broker.daily_bars(vix, "1 M")
+
+    run(go())
