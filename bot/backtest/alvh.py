@@ -289,8 +289,9 @@ class _Simulator:
         if old != 0 and (new == 0 or (old > 0) != (new > 0) or abs(new) < abs(old)):
             closed = old if new == 0 or (old > 0) != (new > 0) else -qty
             self.realized += closed * (fill * mult - pos.avg_cost)
-        if not buy and inst.kind is HedgeKind.VIX_OPTION:
-            self.harvested += fill * mult * abs(qty)
+        opened_short = max(-new, 0) - max(-old, 0)
+        if inst.kind is HedgeKind.VIX_OPTION and opened_short > 0:  # premium of calls written (not of longs sold)
+            self.harvested += fill * mult * opened_short
         if new == 0:
             del self.positions[inst]
             return True

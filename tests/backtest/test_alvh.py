@@ -167,3 +167,41 @@ def test_real_data_alvh_runs(tmp_path: Path) -> None:
     run = simulate_alvh(data, AppConfig(), condor)
     assert run.steward.any()  # Feb 2018
     assert np.isfinite(run.leg.pnl).all()
+
+
+def test_harvested_cash_counts_written_calls_only(data, condor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.domain.intents import HedgeInstrument, HedgeKind
+
+    day = 250
+    chosen: dict[str, object] = {}
+
+    def script(snapshot, state, history):
+        today = snapshot.today
+        if today == data.dates[day].astype(object):
+            f1 = snapshot.curve.nth(today, 1)
+            chosen["vx"] = HedgeInstrument(HedgeKind.VX, f1.expiry)
+            chosen["call"] = next(q.instrument for q in snapshot.vix_options if q.instrument.expiry == f1.expiry)
+            return [_intent(chosen["vx"], "BUY", 1), _intent(chosen["call"], "BUY", 2)]
+        if today == data.dates[day + 2].astype(object):
+            return [_intent(chosen["call"], "SELL", 5)]  # sells the 2 longs, then writes 3 (covered by the VX)
+        return []
+
+    _scripted(monkeypatch, script)
+    sim_runs: list = []
+    original = _Simulator._fill
+
+    def spy(self, i, intent):
+        before = self.harvested
+        filled = original(self, i, intent)
+        if intent.side.value == "SELL":
+            price = self.mid(intent.instrument, i)
+            fill = price - self.half_spread(intent.instrument, price, i)
+            sim_runs.append((filled, self.harvested - before, fill))
+        return filled
+
+    monkeypatch.setattr(_Simulator, "_fill", spy)
+    simulate_alvh(data, AppConfig(), condor)
+    assert len(sim_runs) == 1
+    filled, harvested, fill = sim_runs[0]
+    assert filled and fill > 0
+    assert harvested == pytest.approx(3 * fill * 100)  # the 3 written calls, not the 2 longs sold
