@@ -46,7 +46,11 @@ class ExecutionSettings(Section):
         5.0, gt=0, le=600, description="seconds to wait for a valid two-sided quote before pricing a step"
     )
     max_quote_age_s: float = Field(
-        30.0, gt=0, le=3600, description="a quote older than this is not used to price a step (wait for a new one)"
+        30.0,
+        gt=0,
+        le=3600,
+        description="a quote the gateway has not spoken for (no price or size tick) for longer than this is not used "
+        "to price a step (wait for a new one)",
     )
     reconnect_wait_s: float = Field(
         120.0,
