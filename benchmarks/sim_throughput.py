@@ -28,7 +28,7 @@ from bot.sim.wire import FrameReader, frame
 
 
 def start_simulator(speed: float, tick_interval: float) -> tuple[subprocess.Popen[str], int]:
-    cmd = [sys.executable, "-m", "bot.cli", "sim", "--scenario", "calm", "--port", "0", "--speed", str(speed),
+    cmd = [sys.executable, "-m", "bot", "sim", "--scenario", "calm", "--port", "0", "--speed", str(speed),
            "--tick-interval", str(tick_interval), "--log-format", "json"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None

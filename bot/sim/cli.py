@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import errno
 import re
 import signal
 from pathlib import Path
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_serve(market, args, account, [f.text for f in faults]))
     except OSError as exc:
-        raise UserError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another with --port") from None
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise UserError(f"cannot listen on 127.0.0.1:{args.port}: {reason}; pick another with --port") from None
 
 
 async def _serve(market, args: argparse.Namespace, account: str, faults: list[str]) -> int:

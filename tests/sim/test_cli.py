@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +34,15 @@ def test_bad_input_is_one_clear_line(argv: list[str], message: str, capsys: pyte
     assert main(["sim", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sim", "--port", str(port), "--log-format", "json"]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in capsys.readouterr().err
 
 
 def test_runs_until_the_scenario_ends(capsys: pytest.CaptureFixture[str]) -> None:
