@@ -60,6 +60,7 @@ class RiskCode(StrEnum):
     SPREAD_TOO_WIDE = "spread_too_wide"
     PRICE_COLLAR = "price_collar"
     MARKET_CLOSED = "market_closed"
+    UNCOVERED_SHORT_CALL = "uncovered_short_call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,9 @@ def check_intent(intent: Intent, ctx: RiskContext, settings: RiskSettings) -> Ri
         if kind is HedgeKind.VIX_OPTION and intent.side is Side.BUY and intent.opens_position:
             _check_premium(notional, ctx, settings, deny)
 
+    if kind is HedgeKind.VIX_OPTION and intent.instrument.right == "C" and intent.side is Side.SELL:
+        _check_calls_covered(intent, ctx, deny)
+
     max_orders = int(_scaled(settings.max_orders_per_day, settings, ctx.mode))
     if ctx.orders_today + 1 > max_orders:
         deny(RiskCode.ORDERS_PER_DAY, f"{ctx.orders_today} orders sent today, limit {max_orders}")
@@ -188,6 +192,37 @@ def check_intent(intent: Intent, ctx: RiskContext, settings: RiskSettings) -> Ri
         if not open_:
             deny(RiskCode.MARKET_CLOSED, why)
     return RiskDecision(tuple(out))
+
+
+CALLS_COVERED_PER_LONG = {"VX": 10, "VXM": 1, "VIX_OPTION": 1}  # $1000/pt VX = 10 x $100/pt calls
+
+
+def _check_calls_covered(intent: Intent, ctx: RiskContext, deny) -> None:
+    """Short VIX calls of one expiry may never exceed what the HELD longs of that expiry cover, this order included.
+
+    Checked against positions at send time, not against the plan: a call spread or an overwrite is planned as
+    separate intents, and if the covering buy did not fill, the sell must not go out naked.
+    """
+    expiry = intent.instrument.expiry.isoformat() if intent.instrument.expiry else None
+    after = dict(ctx.positions)
+    after[intent.instrument.key] = int(after.get(intent.instrument.key, 0)) - intent.quantity
+    short_calls = cover = 0
+    for key, quantity in after.items():
+        kind, _, rest = key.partition(":")
+        if expiry is None or not rest.startswith(expiry) or kind not in CALLS_COVERED_PER_LONG:
+            continue
+        if kind == "VIX_OPTION" and not rest.startswith(f"{expiry}:C:"):
+            continue  # puts neither need nor give call cover
+        if quantity > 0:
+            cover += CALLS_COVERED_PER_LONG[kind] * int(quantity)
+        elif kind == "VIX_OPTION":
+            short_calls += -int(quantity)
+    if short_calls > cover:
+        deny(
+            RiskCode.UNCOVERED_SHORT_CALL,
+            f"{short_calls} short VIX calls expiring {expiry} after this order, held longs cover {cover} "
+            "(10 per VX, 1 per VXM or long call); buy the cover first",
+        )
 
 
 def _order_price(intent: Intent, quote: Quote | None) -> float | None:

@@ -105,8 +105,34 @@ def test_premium_budget_counts_what_is_held():
     assert codes(_option(11), base) == {RiskCode.PREMIUM_BUDGET}
     assert codes(_option(1), dataclasses.replace(base, net_liquidation=None)) == {RiskCode.PREMIUM_BUDGET}
     # selling a covered call is not a premium purchase
+    covered = dataclasses.replace(base, positions={"VX:2026-04-15": 2})
     assert codes(make_intent(kind=HedgeKind.VIX_OPTION, strike=25, side=Side.SELL, quantity=11, reference=1.0,
-                             limit=1.0), base) == set()  # fmt: skip
+                             limit=1.0), covered) == set()  # fmt: skip
+
+
+def _sell_calls(quantity: int, strike: float = 25):
+    return make_intent(kind=HedgeKind.VIX_OPTION, strike=strike, side=Side.SELL, quantity=quantity, reference=1.0,
+                       limit=1.0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("positions", "quantity", "covered"),
+    [
+        ({}, 1, False),  # nothing held: naked
+        ({"VX:2026-04-15": 1}, 10, True),  # one VX covers ten calls
+        ({"VX:2026-04-15": 1}, 11, False),
+        ({"VXM:2026-04-15": 3}, 3, True),  # one VXM covers one call
+        ({"VXM:2026-04-15": 3}, 4, False),
+        ({"VIX_OPTION:2026-04-15:C:30": 2}, 2, True),  # the long leg of a call spread covers the short leg
+        ({"VIX_OPTION:2026-04-15:C:30": 2, "VIX_OPTION:2026-04-15:C:35": -2}, 1, False),  # already used
+        ({"VX:2026-05-20": 5}, 1, False),  # another expiry covers nothing
+        ({"VIX_OPTION:2026-04-15:P:20": 5}, 1, False),  # puts are no cover
+        ({"VIX_OPTION:2026-04-15:C:25": 3}, 3, True),  # selling calls already held long only closes them
+    ],
+)
+def test_short_calls_must_be_covered_by_held_longs(positions, quantity, covered):
+    found = codes(_sell_calls(quantity), ctx(quote=Quote(bid=0.98, ask=1.02, at=T0), positions=positions))
+    assert (RiskCode.UNCOVERED_SHORT_CALL not in found) is covered, found
 
 
 def test_orders_per_day():
