@@ -240,3 +240,25 @@ def test_a_vix_option_ladder_fills(library, calm_market, tmp_path) -> None:
     assert spec.sec_type == "OPT" and spec.right == "C" and spec.multiplier == 100
     assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 2
     assert places[-1]["lmtPrice"] == quote.ask
+
+
+def test_ladder_pauses_through_1100_and_resumes_after_1102(library, calm_market, tmp_path) -> None:
+    log = tmp_path / "orders.jsonl"
+    settings = SETTINGS.model_copy(update={"step_interval_s": 0.6})
+
+    async def go():
+        async with simulator(calm_market, log) as sim, connected(sim, library) as broker:
+            intent = await front_intent(broker, calm_market, "L1-1100", quantity=2)
+            task = asyncio.create_task(Executor(broker, settings, InMemoryJournal()).execute(intent))
+            await until(lambda: any(r["event"] == "place" for r in orders_for(log, "L1-1100")), what="first order")
+            sim.faults.broadcast(1100)
+            await asyncio.sleep(0.8)  # longer than a step: a working ladder would have sent its next order
+            during = [r for r in orders_for(log, "L1-1100") if r["event"] == "place"]
+            sim.faults.broadcast(1102)
+            return await task, len(during)
+
+    outcome, placed_during_outage = run(go())
+    records = orders_for(log, "L1-1100")
+    assert placed_during_outage == 1
+    assert outcome.kind is OutcomeKind.FILLED and outcome.filled == 2
+    assert max_working_at_once(records) == 1 and filled_shares(records) == 2
