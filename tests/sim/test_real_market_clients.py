@@ -65,6 +65,9 @@ def test_qualify_every_product(lib: ModuleType, log_guard: LogGuard, market: Mar
 
 
 def test_streaming_ticks_and_model_greeks(lib: ModuleType, log_guard: LogGuard, market: MarketModel) -> None:
+    # ticks already on the wire when cancelMktData leaves the client hit a reqId it just forgot (TWS races the same)
+    log_guard.allow(r"Unknown reqId")
+
     async def body() -> None:
         async with Simulator(market, speed=600, tick_interval=0.05) as sim:  # 10 simulated minutes per second
             ib = await connect(lib, sim.port)
