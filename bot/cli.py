@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "halt": ("bot.commands.halt", "halt trading (or --reducing: only position-reducing orders)"),
     "resume": ("bot.commands.resume", "resume trading after a halt"),
     "export-journal": ("bot.commands.journal_export", "export the journal as CSV or JSON lines for audit"),
+    "run": ("bot.commands.run", "run the bot: decide, check, (approve,) execute; starts the simulator if configured"),
+    "status": ("bot.commands.status", "show the running bot: trading state, layers, book, hedges, approvals, P&L"),
 }
 
 EXIT_USAGE = 2

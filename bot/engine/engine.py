@@ -1,0 +1,1128 @@
+"""The engine loop: broker events in, decisions, risk checks, approvals and executions out, all journaled.
+
+One asyncio loop. It consumes the broker's event queue; VIX and VX-curve ticks trigger a decision cycle (at most
+one per `debounce_s` of market time) and a periodic cycle runs every `bot.cycle_seconds` of market time. A cycle:
+read the trading state from the journal (so `alvh halt` in another terminal counts at once), expire approvals,
+build the MarketSnapshot, `decide`, journal the cycle and the decision record, check each intent against risk
+(denials are journaled with their reason codes), then by mode: dry-run journals, approval records pending intents
+and sends approved ones after `send_approved` re-checks them, paper/live submit (`begin_submit` commits
+`submitting` first) and execute in tasks, so the loop keeps reading ticks while a ladder works. An intent is never
+executed twice at once and never sent again once submitted (the journal refuses it).
+
+Start-up is crash-only: the strategy state comes from the last journaled decision, the journal is reconciled
+against the broker's orders and executions before anything new is planned, and nothing is ever resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.account_guard import AccountDecision, mask_account, require_account
+from bot.approvals import send_approved
+from bot.broker.errors import BrokerError
+from bot.broker.facade import Broker, BrokerTuning
+from bot.broker.types import (
+    BrokerErrorEvent,
+    ConnectionEvent,
+    ConnectionEventKind,
+    ContractSpec,
+    OptionGreeksTick,
+    OrderEvent,
+    OrderEventKind,
+    PositionRow,
+    QuoteTick,
+    ReconciliationSnapshot,
+)
+from bot.config import AppConfig
+from bot.decision import Decision
+from bot.domain.intents import HedgeInstrument, HedgeKind, Intent
+from bot.domain.market import MarketSnapshot
+from bot.engine.clock import MarketClock, WallClock
+from bot.engine.history import DailyHistory, closes_before, futures_ratio, ratio_of, session_open
+from bot.engine.marketdata import MarketData
+from bot.engine.pnl import HedgeLedger
+from bot.engine.simhost import SimHost
+from bot.engine.snapshot import Instruments, build_snapshot, hedge_instrument, hedge_positions, spec_expiry
+from bot.engine.state_codec import restore_state
+from bot.engine.status import status_path, write_status
+from bot.engine.timeline import Timeline, money, votes_summary
+from bot.execution import ExecutionOutcome, Executor
+from bot.journal import IntentConflict, IntentRecord, IntentStatus, Journal, JournalError, NotSendable
+from bot.journal.execution_adapter import JournalExecutionAdapter
+from bot.logs import get_logger
+from bot.risk import AnomalyMonitor, HaltReason, RiskContext, TradingState, check_intent, market_open
+from bot.risk import Quote as RiskQuote
+from bot.signals.loaders import load_signal_files
+from bot.signals.sessions import NEW_YORK, session_date
+from bot.strategy import CoreSettings, decide
+
+log = get_logger("bot.engine")
+
+TICK_DEBOUNCE_S = 5.0  # market seconds between two tick-driven cycles (a real gateway ticks VIX every few seconds)
+STATUS_EVERY_S = 0.25  # wall seconds between two status-file writes (each cycle would be too many at 20,000x)
+MISMATCH_CONFIRM_S = 3.0  # wall seconds a hedge-position mismatch must persist before it halts (fills vs positions lag)
+SHUTDOWN_WAIT_S = 5.0  # wall seconds a clean shutdown waits for ladders to see their cancels confirmed
+OPTION_STRIKES_BELOW = 2.0  # VIX call strikes watched: from the future minus this ...
+OPTION_STRIKES_ABOVE = 25.0  # ... to the future plus this (covers covered-call and tail-spread strikes)
+OPTION_RECENTER = 3.0  # re-pick the watched strikes when the future moved this many points
+MAX_ATTEMPTS = 5  # attempts of one planned trade whose earlier ladders ended unfilled (see Engine._attempts)
+VIX_HISTORY = "2 Y"  # >= 250 daily VIX bars for a converged Wilder RSI
+OTHER_HISTORY = "1 Y"
+
+
+class EngineError(Exception):
+    """A start-up problem a person must fix (account guard, gateway unreachable, unusable journal)."""
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What the end-of-run summary reports."""
+
+    transitions: list[tuple[dt.datetime, str]] = dataclasses.field(default_factory=list)
+    cycles: int = 0
+    intents: int = 0
+    orders: int = 0
+    fills: int = 0
+    denials: int = 0
+
+
+class Engine:
+    """Create with a config (already adapted for the simulator when one runs in-process), then `await run()`."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        mode: str,
+        live_flag: bool = False,
+        clock: MarketClock | None = None,
+        timeline: Timeline | None = None,
+        sim: SimHost | None = None,
+        tuning: BrokerTuning | None = None,
+        debounce_s: float = TICK_DEBOUNCE_S,
+        speed: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.mode = mode
+        self.live_flag = live_flag
+        self.clock = clock or WallClock()
+        self.timeline = timeline or Timeline()
+        self.sim = sim
+        self.tuning = tuning
+        self.debounce_s = debounce_s
+        self.speed = speed
+        self.core = CoreSettings.from_config(config)
+        self.md = MarketData()
+        self.inst = Instruments()
+        self.history = DailyHistory()
+        self.ledger = HedgeLedger()
+        self.summary = RunSummary()
+        self.stop_event = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.state = restore_state(None)
+        self.journal: Journal | None = None
+        self.broker: Broker | None = None
+        self.adapter: JournalExecutionAdapter | None = None
+        self.executor: Executor | None = None
+        self.account: AccountDecision | None = None
+        self.monitor = AnomalyMonitor(config.risk)
+        self._tasks: dict[asyncio.Task[Any], tuple[str, ...]] = {}
+        self._inflight: set[str] = set()
+        self._trigger: str | None = None
+        self._last_cycle_at: dt.datetime | None = None
+        self._last_tick_cycle_at: dt.datetime | None = None
+        self._last_decision: Decision | None = None
+        self._started_at: dt.datetime | None = None
+        self._submitted: dict[dt.date, int] = {}
+        self._baseline: dict[str, int] = {}
+        self._mismatch_since: float | None = None
+        self._said: dict[str, str] = {}
+        self._fills_seen: set[str] = set()
+        self._run_fills: dict[str, int] = {}
+        self._orders_seen: set[tuple[str, int]] = set()
+        self._status_written = 0.0
+        self._options_center: dict[dt.date, float] = {}
+        self._options_task: asyncio.Task[None] | None = None
+        self._generation = 0
+        self._prev_phases: dict[int, str] = {}
+        self._condor_pnl: float | None = None
+        self._vix_ticked_at: dt.datetime | None = None  # the last VIX change: the stale-data halt watches it
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+    async def run(self) -> int:
+        """Start, loop until a signal or the scenario's end, shut down cleanly. Returns the exit code."""
+        loop = asyncio.get_running_loop()
+        await self._start()
+        if self.sim is not None and self.sim.thread.simulator is not None:
+            server = self.sim.thread.simulator.server
+            server.on_end = lambda: loop.call_soon_threadsafe(self.ended.set)
+            if server.ended:
+                self.ended.set()
+        try:
+            await self._loop()
+        finally:
+            await self._shutdown()
+        return 0
+
+    async def _start(self) -> None:
+        cfg = self.config
+        try:
+            self.journal = Journal.open(cfg.bot.journal_path)
+        except JournalError as exc:
+            raise EngineError(str(exc)) from None
+        journal = self.journal
+        self.state = restore_state(journal.last_decision())
+        self._prev_phases = {int(s.layer): s.phase.value for s in self.state.layers.layers}
+        broker = Broker(cfg.broker, tuning=self.tuning, account=cfg.risk.trade_account)
+        self.broker = broker
+        try:
+            snapshot = await broker.connect()
+        except BrokerError as exc:
+            raise EngineError(str(exc)) from None
+        self._generation = snapshot.generation
+        try:
+            self.account = require_account(
+                self.mode,
+                snapshot.accounts,
+                live_flag=self.live_flag,
+                live_account=cfg.bot.live_account,
+                allow_multiple_accounts=cfg.risk.allow_multiple_accounts,
+                trade_account=cfg.risk.trade_account,
+            )
+        except Exception as exc:  # AccountGuardError: nothing was planned or sent
+            journal.record_event("account_guard", f"refused to start: {exc}", "refused", {"mode": self.mode})
+            raise EngineError(f"account guard: {exc}") from None
+        now = self.clock.now()
+        self._started_at = now
+        shown = mask_account(self.account.account)
+        journal.record_event("start", f"mode {self.mode}, account {shown}", self.mode, {"pid": os.getpid()})
+        self.timeline.emit("start", now, f"mode {self.mode}, account {shown}: {self.account.message}")
+        self.adapter = JournalExecutionAdapter(journal, cfg.broker.client_id)
+        self._reconcile(snapshot, at_start=True)
+        self.executor = Executor(broker, cfg.execution, self.adapter)
+        self._rebuild_ledger()
+        if isinstance(self.clock, WallClock):
+            midnight = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
+            self._submitted[now.date()] = journal.submissions_since(midnight)
+        await self._discover()
+        await self._warm_up()
+        held = {i.key: q for i, (q, _, _) in hedge_positions(self._positions()).items()}
+        self._baseline = held
+        self.monitor.rebase(held)
+        self._trigger = "start"
+        if self.mode in ("paper", "live", "approval"):
+            self._adopt_recovered(now)
+
+    def _adopt_recovered(self, now: dt.datetime) -> None:
+        """Intents an earlier run left at the broker (still `submitting`/`working` after reconciliation) go back to
+        the executor, which reconciles them by orderRef, cancels what still works and finishes only the remainder:
+        the filled part is never sent again and two orders of one intent never work at once."""
+        assert self.journal is not None
+        for rec in self.journal.list_intents([IntentStatus.SUBMITTING, IntentStatus.WORKING]):
+            self.timeline.emit("recover", now, f"{rec.id}: resuming the ladder of an earlier run (remainder only)")
+            self._spawn([rec.intent], now, count=False)
+
+    def _reconcile(self, snapshot: ReconciliationSnapshot, *, at_start: bool) -> None:
+        """Settle every intent that may be at the broker from the broker's evidence; never sends anything."""
+        assert self.journal is not None and self.adapter is not None
+        in_flight = () if at_start else tuple(self._inflight)
+        decisions = self.journal.reconcile(self.adapter.evidence(snapshot), in_flight=in_flight)
+        for d in decisions:
+            self.timeline.emit("recover", self.clock.now(), f"{d.intent_id}: {d.action.value} ({d.reason})")
+
+    def _positions(self) -> list[PositionRow]:
+        assert self.broker is not None
+        account = self.account.account if self.account else None
+        return [p for p in self.broker.positions() if account is None or p.account == account]
+
+    # ------------------------------------------------------------------------------------------------ discovery
+    async def _discover(self) -> None:
+        broker = self.broker
+        assert broker is not None
+        for role in ("vix", "vix3m", "vix9d", "spx"):
+            try:
+                spec = await broker.index(role.upper())
+            except BrokerError as exc:
+                self.timeline.emit("warning", self.clock.now(), f"{role.upper()} not available: {exc}")
+                continue
+            setattr(self.inst, role, spec)
+            await self._watch(spec)
+        try:
+            self.inst.vixy = await broker.vixy()
+            await self._watch(self.inst.vixy)
+        except BrokerError as exc:
+            self.timeline.emit("warning", self.clock.now(), f"VIXY not available: {exc}")
+        today = self.clock.now().date()
+        curve = await broker.vx_curve(HedgeKind.VX, today)
+        self.inst.curve = curve.contracts
+        for spec in curve.contracts:
+            await self._watch(spec)
+        for spec in await broker.condor_legs():
+            await self._watch(spec)
+        for row in self._positions():
+            if hedge_instrument(row.contract) is not None and not self.md.tracked(row.contract.con_id):
+                await self._watch_position(row.contract)
+        legs = sum(1 for p in self._positions() if p.contract.sec_type == "OPT" and p.contract.symbol == "SPX")
+        self.timeline.emit(
+            "discover",
+            self.clock.now(),
+            f"{len(self.inst.curve)} VX contracts, {legs} condor legs, VIX/VIX3M/VIX9D/SPX/VIXY subscribed",
+        )
+
+    async def _watch(self, spec: ContractSpec) -> None:
+        assert self.broker is not None
+        self.md.track(spec)
+        await self.broker.subscribe(spec)
+
+    async def _watch_position(self, spec: ContractSpec) -> None:
+        """A hedge position's contract (e.g. a VIX option bought earlier) needs a quote for its mark."""
+        assert self.broker is not None
+        inst = hedge_instrument(spec)
+        if inst is None:
+            return
+        try:
+            full = await self.broker.resolve(inst)
+        except BrokerError:
+            return
+        if inst.kind is HedgeKind.VIX_OPTION:
+            self.inst.vix_options[full.con_id] = full
+        await self._watch(full)
+
+    def _maybe_refresh_options(self, snapshot: MarketSnapshot) -> None:
+        """Watch VIX calls around F1 and F2 (the covered-call and tail-spread strikes); re-centre as futures move."""
+        if self._options_task is not None and not self._options_task.done():
+            return
+        wanted: dict[dt.date, float] = {}
+        for n in (1, 2):
+            point = snapshot.curve.nth(snapshot.today, n)
+            value = point.quote.value() if point else None
+            if point is None or value is None:
+                continue
+            center = self._options_center.get(point.expiry)
+            if center is None or abs(center - value) >= OPTION_RECENTER:
+                wanted[point.expiry] = value
+        if wanted:
+            self._options_task = asyncio.get_running_loop().create_task(self._subscribe_options(wanted))
+
+    async def _subscribe_options(self, wanted: dict[dt.date, float]) -> None:
+        assert self.broker is not None
+        try:
+            chain = await self.broker.vix_option_chain()
+        except BrokerError as exc:
+            self._say("options", "warning", f"no VIX option chain: {exc}")
+            return
+        for expiry, fwd in wanted.items():
+            if expiry.strftime("%Y%m%d") not in chain.expirations:
+                continue
+            strikes = [k for k in chain.strikes if fwd - OPTION_STRIKES_BELOW <= k <= fwd + OPTION_STRIKES_ABOVE]
+            for strike in strikes:
+                inst = HedgeInstrument(HedgeKind.VIX_OPTION, expiry, float(strike), "C")
+                try:
+                    spec = await self.broker.resolve(inst)
+                except BrokerError:
+                    continue
+                if spec.con_id not in self.inst.vix_options:
+                    self.inst.vix_options[spec.con_id] = spec
+                    await self._watch(spec)
+            self._options_center[expiry] = fwd
+
+    # ------------------------------------------------------------------------------------------------ history
+    async def _warm_up(self) -> None:
+        broker = self.broker
+        assert broker is not None
+        today = self.clock.now().date()
+        cfg = self.config
+        try:
+            macro, breadth, externals = load_signal_files(cfg.signals)
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"signal data files: {exc}") from None
+        self.history.macro, self.history.breadth, self.history.externals = macro, breadth, externals
+
+        async def bars(spec: ContractSpec | None, duration: str) -> dict[dt.date, float]:
+            if spec is None:
+                return {}
+            try:
+                return closes_before(await broker.daily_bars(spec, duration), today)
+            except BrokerError as exc:
+                self.timeline.emit("warning", self.clock.now(), f"no daily bars for {spec.key}: {exc}")
+                return {}
+
+        vix, vix3m, spx, vixy = await asyncio.gather(
+            bars(self.inst.vix, VIX_HISTORY),
+            bars(self.inst.vix3m, OTHER_HISTORY),
+            bars(self.inst.spx, OTHER_HISTORY),
+            bars(self.inst.vixy, OTHER_HISTORY),
+        )
+        for name, values in (("vix", vix), ("vix3m", vix3m), ("spx", spx), ("vixy", vixy)):
+            self.history.load(name, values)
+        if cfg.signals.ts_ratio_source == "vix_vix3m":
+            ratio = ratio_of(vix, vix3m)
+        else:
+            curve_bars = {}
+            for spec in self.inst.curve[:4]:
+                try:
+                    curve_bars[spec] = await broker.daily_bars(spec, OTHER_HISTORY)
+                except BrokerError:
+                    continue
+            ratio = futures_ratio(curve_bars, today)
+        self.history.load("ratio", ratio)
+        need = cfg.signals.ratio_min_history
+        if len(ratio) < need:
+            self.timeline.emit(
+                "warning",
+                self.clock.now(),
+                f"only {len(ratio)} daily {cfg.signals.ts_ratio_source} ratio bars (ts_macd needs {need}): the ts_macd "
+                "signals abstain until enough sessions have closed. Fix: signals.ts_ratio_source = 'vix_vix3m' "
+                "when the gateway lists no expired VX contracts",
+            )
+        counts = self.history.counts()
+        self.timeline.emit("history", self.clock.now(), ", ".join(f"{k} {v} bars" for k, v in counts.items()))
+
+    def _observe_history(self, role: str, now: dt.datetime) -> None:
+        md, inst = self.md, self.inst
+        if role in ("vix", "vix3m", "spx", "vixy"):
+            spec = getattr(inst, role)
+            q = md.quote(spec.con_id) if spec else None
+            self.history.observe(role, q.value() if q else None, now)
+        if self.config.signals.ts_ratio_source == "vix_vix3m" and role in ("vix", "vix3m"):
+            a = md.quote(inst.vix.con_id) if inst.vix else None
+            b = md.quote(inst.vix3m.con_id) if inst.vix3m else None
+            va, vb = (a.value() if a else None), (b.value() if b else None)
+            if va and vb:
+                self.history.observe("ratio", va / vb, now)
+        elif self.config.signals.ts_ratio_source == "f1_f2" and role == "curve":
+            listed = [s for s in inst.curve if (spec_expiry(s) or now.date()) > now.date()]
+            if len(listed) >= 2:
+                q1, q2 = md.quote(listed[0].con_id), md.quote(listed[1].con_id)
+                v1, v2 = (q1.value() if q1 else None), (q2.value() if q2 else None)
+                if v1 and v2:
+                    self.history.observe("ratio", v1 / v2, now)
+
+    # ------------------------------------------------------------------------------------------------ the loop
+    async def _loop(self) -> None:
+        broker = self.broker
+        assert broker is not None
+        while not self.stop_event.is_set():
+            if self.ended.is_set():
+                self._run_cycle("scenario end")
+                await self._drain_executions()
+                self.timeline.emit("end", self.clock.now(), "the simulated scenario ended")
+                return
+            timeout = self._wait_for_next_cycle()
+            getter = asyncio.ensure_future(broker.events.get())
+            stopper = asyncio.ensure_future(self.stop_event.wait())
+            ender = asyncio.ensure_future(self.ended.wait())
+            done, _ = await asyncio.wait({getter, stopper, ender}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for fut in (stopper, ender):
+                fut.cancel()
+            if getter in done:
+                ticks = self._handle(getter.result())
+                while not broker.events.empty():  # a whole batch of ticks, then one cycle
+                    ticks |= self._handle(broker.events.get_nowait())
+                if ticks and broker.is_ready:
+                    self.md.touch(self.clock.now())
+            else:
+                getter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await getter
+            now = self.clock.now()
+            if self._trigger is None and self._periodic_due(now):
+                self._trigger = "periodic"
+            if self._trigger is not None and not self.stop_event.is_set():
+                self._run_cycle(self._trigger)
+
+    def _periodic_due(self, now: dt.datetime) -> bool:
+        last = self._last_cycle_at
+        return last is None or (now - last).total_seconds() >= self.config.bot.cycle_seconds
+
+    def _wait_for_next_cycle(self) -> float:
+        """Wall seconds until the periodic cycle is due (market seconds divided by the clock's speed)."""
+        if self._last_cycle_at is None:
+            return 0.0
+        left = self.config.bot.cycle_seconds - (self.clock.now() - self._last_cycle_at).total_seconds()
+        return max(0.0, left / self.speed)
+
+    # ------------------------------------------------------------------------------------------------ events
+    def _handle(self, event: object) -> bool:
+        """Apply one broker event; True when it was a quote tick (the market-data feed is flowing)."""
+        now = self.clock.now()
+        if isinstance(event, QuoteTick):
+            if self.md.on_quote(event, now) is None:
+                return True
+            role = self.inst.role_of(event.con_id)
+            if role is None:
+                return True
+            if role == "vix":
+                self._vix_ticked_at = now
+            self._observe_history(role, now)
+            if role in ("vix", "curve"):
+                last = self._last_tick_cycle_at
+                if last is None or (now - last).total_seconds() >= self.debounce_s:
+                    self._trigger = self._trigger or f"tick:{role}"
+            return True
+        elif isinstance(event, OptionGreeksTick):
+            self.md.on_greeks(event, now)
+        elif isinstance(event, OrderEvent):
+            self._on_order_event(event, now)
+        elif isinstance(event, ReconciliationSnapshot):
+            for e in event.executions:  # fills made while the socket was down arrive only in the snapshot
+                if e.order_ref and self.journal is not None and self.journal.get_intent(e.order_ref) is not None:
+                    self._book_fill(e.exec_id, e.order_ref, e.side, e.shares, e.price, e.commission)
+            if event.generation != self._generation:
+                self._generation = event.generation
+                self._reconcile(event, at_start=False)
+        elif isinstance(event, ConnectionEvent):
+            self._on_connection(event, now)
+        elif isinstance(event, BrokerErrorEvent):
+            assert self.journal is not None
+            self.journal.record_event("broker_error", event.message, str(event.code), {"req_id": event.req_id})
+        return False
+
+    def _on_connection(self, event: ConnectionEvent, now: dt.datetime) -> None:
+        assert self.journal is not None
+        if event.kind in (ConnectionEventKind.NOTICE, ConnectionEventKind.PACING):
+            return
+        self.journal.record_event("connection", f"{event.kind.value} {event.message}".strip(), event.kind.value)
+        self.timeline.emit("broker", now, f"{event.kind.value}{': ' + event.message if event.message else ''}")
+
+    def _on_order_event(self, event: OrderEvent, now: dt.datetime) -> None:
+        assert self.adapter is not None and self.journal is not None
+        try:
+            self.adapter.record_order_event(event)
+        except JournalError as exc:
+            log.error("journal could not record order evidence", order_ref=event.order_ref, error=repr(exc))
+        if event.exec_id:
+            price = event.last_fill_price or event.avg_fill_price or 0.0
+            self._book_fill(event.exec_id, event.order_ref, event.action, event.exec_shares, price, event.commission)
+            return
+        if event.kind in (OrderEventKind.SUBMITTED, OrderEventKind.WORKING):
+            if (event.order_ref, event.order_id) not in self._orders_seen:
+                self._orders_seen.add((event.order_ref, event.order_id))
+                self.summary.orders += 1
+                self.timeline.emit(
+                    "order",
+                    now,
+                    f"#{event.order_id} {event.action} {event.total_quantity:g} @ {event.limit_price} working "
+                    f"({event.order_ref})",
+                )
+        elif event.kind is OrderEventKind.REJECTED:
+            self.timeline.emit("order", now, f"#{event.order_id} rejected {event.error_code}: {event.error_message}")
+            halt = self.monitor.on_rejection(now)
+            if halt is not None:
+                self._halt(halt, now)
+        elif event.kind is OrderEventKind.CANCELLED and (event.order_ref, -event.order_id) not in self._orders_seen:
+            self._orders_seen.add((event.order_ref, -event.order_id))  # openOrder and orderStatus both report it
+            self.timeline.emit(
+                "order", now, f"#{event.order_id} cancelled, filled {event.filled:g} ({event.order_ref})"
+            )
+
+    # ------------------------------------------------------------------------------------------------ a cycle
+    def _run_cycle(self, trigger: str) -> None:
+        journal, broker = self.journal, self.broker
+        assert journal is not None and broker is not None
+        self._trigger = None
+        now = self.clock.now()
+        self._last_cycle_at = now
+        if trigger.startswith("tick"):
+            self._last_tick_cycle_at = now
+        for day in self.history.roll(now):
+            self._session_line(day)
+        trading = journal.trading_state()
+        for intent_id in journal.expire_due():
+            self.timeline.emit("expired", now, f"{intent_id}: approval window passed; it will not be sent")
+        positions = self._positions()
+        snapshot = build_snapshot(now, self.md, self.inst, positions, self._net_liquidation())
+        self._maybe_refresh_options(snapshot)
+        state = dataclasses.replace(
+            self.state,
+            harvested_cash_usd=self.ledger.harvested_usd,
+            realized_hedge_pnl_usd=self.ledger.realized_usd,
+        )
+        try:
+            decision = decide(snapshot, state, self.history.history(), self.core)
+        except Exception as exc:  # a bug in the core must not kill the loop; it plans nothing this cycle
+            log.exception("decide failed")
+            journal.record_event("engine_error", f"decide failed: {exc!r}", "decide_failed")
+            return
+        record = json.loads(decision.record.to_json())
+        cycle_id = journal.start_cycle(self.mode, trigger, now)
+        journal.record_decision(cycle_id, record)
+        self.summary.cycles += 1
+        self.state = decision.state
+        self._last_decision = decision
+        self._show_transitions(decision, now)
+        self._show_alerts(decision, now)
+        self._check_anomalies(snapshot, now, trading.state)
+        trading = journal.trading_state()
+        intents = self._attempts(decision.intents)
+        if self.mode == "approval":
+            self._approval_mode(intents, snapshot, cycle_id, now, trading.state)
+        elif self.mode in ("paper", "live"):
+            self._trading_mode(intents, snapshot, cycle_id, now, trading.state)
+        else:
+            self._dry_run(intents, snapshot, cycle_id, now, trading.state)
+        self._write_status(snapshot, record, trading.state)
+
+    def _net_liquidation(self) -> float | None:
+        assert self.broker is not None
+        try:
+            return self.broker.account_snapshot().net_liquidation
+        except BrokerError:
+            return None
+
+    def _session_line(self, day: dt.date) -> None:
+        """One line per closed session: the closes, the votes, the layers and P&L."""
+        h = self.history.closes
+        vix = h["vix"].get(day)
+        decision = self._last_decision
+        votes = votes_summary(json.loads(decision.record.to_json())["votes"]) if decision else "no decision yet"
+        f1 = f2 = None
+        if decision is not None:
+            curve = {p.expiry.isoformat(): p.quote for p in decision.record.snapshot.curve.points}
+            f1 = curve_values_from(curve, day, 1)
+            f2 = curve_values_from(curve, day, 2)
+        layers = " ".join(f"L{int(s.layer)}:{s.phase.value}" for s in self.state.layers.layers)
+        pnl = self._pnl()
+        self.timeline.emit(
+            "close",
+            dt.datetime.combine(day, dt.time(21, 15), dt.UTC),
+            f"VIX {fmt(vix)} F1 {fmt(f1)} F2 {fmt(f2)} | {votes} | {layers} | hedge {money(pnl['hedge_total'])} "
+            f"condors {money(pnl['condors'])} net {money(pnl['net'])}",
+            vix=vix,
+            f1=f1,
+            f2=f2,
+            pnl=pnl,
+        )
+
+    def _show_transitions(self, decision: Decision, now: dt.datetime) -> None:
+        for t in decision.record.transitions:
+            text = f"layer {int(t.layer)} {t.from_phase.value} -> {t.to_phase.value} ({t.name}; {t.rule})"
+            self.summary.transitions.append((t.at, text))
+            self.timeline.emit("layer", t.at, text, layer=int(t.layer), to=t.to_phase.value, rule=t.rule)
+
+    def _show_alerts(self, decision: Decision, now: dt.datetime) -> None:
+        codes = sorted({a.code for a in decision.alerts})
+        text = ", ".join(codes)
+        if text != self._said.get("alerts", ""):
+            self._said["alerts"] = text
+            if codes:
+                first = {a.code: a.message for a in decision.alerts}
+                self.timeline.emit("alert", now, "; ".join(f"{c}: {first[c]}" for c in codes))
+
+    def _say(self, key: str, kind: str, text: str) -> None:
+        """Emit a line only when it differs from the last one under `key` (no repeated lines every cycle)."""
+        if self._said.get(key) != text:
+            self._said[key] = text
+            self.timeline.emit(kind, self.clock.now(), text)
+
+    # ------------------------------------------------------------------------------------------------ risk
+    def _risk_context(
+        self, intent: Intent, snapshot: MarketSnapshot, now: dt.datetime, trading: TradingState
+    ) -> RiskContext:
+        quote = snapshot.quote_for(intent.instrument)
+        risk_quote = None
+        if quote is not None and quote.at is not None:
+            bid = quote.bid if quote.bid == quote.bid else None
+            ask = quote.ask if quote.ask == quote.ask else None
+            risk_quote = RiskQuote(bid, ask, quote.at)
+        premium = 0.0
+        for h in snapshot.hedges:
+            if h.instrument.kind is HedgeKind.VIX_OPTION and h.quantity > 0:
+                q = snapshot.quote_for(h.instrument)
+                mid = q.mid if q else None
+                premium += h.quantity * (mid or 0.0) * h.multiplier
+        assert self.account is not None
+        return RiskContext(
+            now=now,
+            mode=self.mode,
+            account=self.account.account,
+            live_flag=self.live_flag,
+            live_account=self.config.bot.live_account,
+            trading_state=trading,
+            quote=risk_quote,
+            positions={h.instrument.key: h.quantity for h in snapshot.hedges},
+            net_liquidation=snapshot.net_liquidation,
+            long_option_premium=premium,
+            orders_today=self._submitted.get(now.date(), 0),
+        )
+
+    def _accepted(
+        self, intents: Sequence[Intent], snapshot: MarketSnapshot, now: dt.datetime, trading: TradingState
+    ) -> list[Intent]:
+        """The intents every risk check accepts; each denial is journaled (once per intent and set of codes)."""
+        assert self.journal is not None
+        out = []
+        for intent in intents:
+            decision = check_intent(intent, self._risk_context(intent, snapshot, now, trading), self.config.risk)
+            if decision.accepted:
+                out.append(intent)
+                self._said.pop(f"deny:{intent.id}", None)
+                continue
+            codes = ",".join(c.value for c in decision.codes)
+            if self._said.get(f"deny:{intent.id}") != codes:
+                self._said[f"deny:{intent.id}"] = codes
+                self.summary.denials += 1
+                self.journal.record_event(
+                    "risk_denied",
+                    f"{intent.id}: {decision.explain()}",
+                    codes,
+                    {"intent_id": intent.id, "codes": [c.value for c in decision.codes]},
+                )
+                self.timeline.emit("denied", now, f"{describe_intent(intent)}: {decision.explain()}", codes=codes)
+        return out
+
+    def _check_anomalies(self, snapshot: MarketSnapshot, now: dt.datetime, trading: TradingState) -> None:
+        if trading is TradingState.HALTED:
+            return
+        # The age that matters is the silence while the market is open: overnight the VIX does not tick, so the
+        # clock starts at the later of the last quote, today's open and the bot's own start.
+        opened = session_open(session_date(now))
+        since = [t for t in (self._vix_ticked_at, opened, self._started_at) if t is not None]
+        last = max(since) if since else now
+        is_open, _ = market_open(HedgeKind.VIXY, now)
+        halt = self.monitor.check_staleness(now, last, is_open)
+        if halt is None and not self._inflight:
+            halt = self._position_mismatch(snapshot)
+        if halt is not None:
+            self._halt(halt, now)
+
+    def _book_fill(
+        self, exec_id: str, order_ref: str, side: str, quantity: float, price: float, commission: float | None
+    ) -> None:
+        """One execution of the bot's own orders, counted once: P&L ledger, expected positions, timeline."""
+        if exec_id in self._fills_seen:
+            return
+        self._fills_seen.add(exec_id)
+        assert self.journal is not None
+        rec = self.journal.get_intent(order_ref) if order_ref else None
+        key = rec.content["instrument"]["key"] if rec else ""
+        side = side or (rec.content["side"] if rec else "")
+        self.ledger.add_fill(exec_id, key, side, quantity, price, commission)
+        if key:
+            signed = round(quantity) * (1 if side.upper() in ("BUY", "BOT") else -1)
+            self._run_fills[key] = self._run_fills.get(key, 0) + signed
+        self.summary.fills += 1
+        self.timeline.emit("fill", self.clock.now(), f"{side} {quantity:g} {key or '?'} @ {price:g}  ({order_ref})")
+
+    def _expected_positions(self) -> dict[str, int]:
+        """Hedge positions the broker should show: those at start plus every fill of this run."""
+        expected = dict(self._baseline)
+        for key, qty in self._run_fills.items():
+            expected[key] = expected.get(key, 0) + qty
+        return {k: v for k, v in expected.items() if v}
+
+    def _busy(self, snapshot: MarketSnapshot) -> set[str]:
+        """Instruments not to plan on now: one of their intents is executing, or the broker's position has not
+        caught up with the fills yet (planning on a lagging position would buy the same hedge twice)."""
+        assert self.journal is not None
+        busy = set()
+        for intent_id in self._inflight:
+            rec = self.journal.get_intent(intent_id)
+            if rec is not None:
+                busy.add(rec.content["instrument"]["key"])
+        actual = {h.instrument.key: h.quantity for h in snapshot.hedges}
+        expected = self._expected_positions()
+        busy.update(k for k in set(actual) | set(expected) if actual.get(k, 0) != expected.get(k, 0))
+        return busy
+
+    def _position_mismatch(self, snapshot: MarketSnapshot) -> HaltReason | None:
+        """Positions that differ from start + fills; a difference must persist (fills and positions arrive apart)."""
+        self.monitor.rebase(self._expected_positions())
+        halt = self.monitor.check_positions({h.instrument.key: h.quantity for h in snapshot.hedges})
+        loop_time = asyncio.get_running_loop().time()
+        if halt is None:
+            self._mismatch_since = None
+            return None
+        if self._mismatch_since is None:
+            self._mismatch_since = loop_time
+        return halt if loop_time - self._mismatch_since >= MISMATCH_CONFIRM_S else None
+
+    def _halt(self, halt: HaltReason, now: dt.datetime) -> None:
+        assert self.journal is not None
+        if self.journal.trading_state().state is TradingState.HALTED:
+            return
+        self.journal.set_trading_state(TradingState.HALTED, f"{halt.code}: {halt.message}", by="auto")
+        self.journal.record_event("anomaly", halt.message, halt.code)
+        self.timeline.emit("HALT", now, f"{halt.code}: {halt.message} (resume with `alvh resume` after checking)")
+
+    # ------------------------------------------------------------------------------------------------ modes
+    def _dry_run(
+        self, intents: list[Intent], snapshot: MarketSnapshot, cycle_id: int, now: dt.datetime, trading: TradingState
+    ) -> None:
+        assert self.journal is not None
+        for intent in self._accepted(intents, snapshot, now, trading):
+            if self.journal.get_intent(intent.id) is not None:
+                continue
+            with contextlib.suppress(IntentConflict):
+                self.journal.record_intent(intent, mode=self.mode, needs_approval=False, cycle_id=cycle_id)
+                self.summary.intents += 1
+                self.timeline.emit("intent", now, f"{describe_intent(intent)} (dry-run: journaled, not sent)")
+
+    def _trading_mode(
+        self, intents: list[Intent], snapshot: MarketSnapshot, cycle_id: int, now: dt.datetime, trading: TradingState
+    ) -> None:
+        journal, broker = self.journal, self.broker
+        assert journal is not None and broker is not None
+        if not broker.is_ready:
+            if intents:
+                self._say("not-ready", "waiting", f"broker is {broker.state.value}: nothing is sent until it is ready")
+            return
+        self._said.pop("not-ready", None)
+        busy = self._busy(snapshot)
+        for group in groups_of(intents):
+            if any(i.id in self._inflight or i.instrument.key in busy for i in group):
+                continue
+            accepted = self._accepted(group, snapshot, now, trading)
+            if len(accepted) != len(group):
+                continue  # a roll goes out whole or not at all
+            retry = [r for r in (journal.get_intent(i.id) for i in group) if r is not None and self._retryable(r)]
+            if retry:
+                self._spawn([r.intent for r in retry], now, count=False)
+                continue
+            submitted = []
+            for intent in group:
+                try:
+                    rec = journal.record_intent(intent, mode=self.mode, needs_approval=False, cycle_id=cycle_id)
+                except IntentConflict:
+                    break  # finished with other content: the positions have not caught up with its fills yet
+                if rec.status is not IntentStatus.PLANNED:
+                    break
+                try:
+                    journal.begin_submit(intent.id, rec.fingerprint, client_id=self.config.broker.client_id)
+                except NotSendable as exc:
+                    self._say(f"ns:{intent.id}", "not-sent", f"{intent.id}: {exc}")
+                    break
+                submitted.append(intent)
+            if submitted:
+                self._spawn(submitted, now)
+
+    def _attempts(self, intents: Sequence[Intent]) -> list[Intent]:
+        """Each planned intent as the attempt to act on now.
+
+        The planner's ids are deterministic (same layer episode, instrument, held and target -> same id), and the
+        journal never lets an id that ended be used again. So when the plan still wants a trade whose earlier attempt
+        ended without filling (its ladder ran out, it expired, or it was withdrawn), the next attempt is the same
+        trade under `<id>.r<n>`, n counted in the journal (a restart derives the same name). A person's or the
+        broker's rejection is not retried under a new name, and attempts stop after MAX_ATTEMPTS.
+        """
+        assert self.journal is not None
+        out = []
+        retry_after = (IntentStatus.CANCELLED, IntentStatus.EXPIRED, IntentStatus.WITHDRAWN)
+        for intent in intents:
+            current: Intent | None = intent
+            for n in range(1, MAX_ATTEMPTS + 2):
+                rec = self.journal.get_intent(current.id)  # type: ignore[union-attr]
+                if rec is None or rec.status not in retry_after:
+                    break
+                if n > MAX_ATTEMPTS:
+                    self._say(f"attempts:{intent.id}", "alert", f"{intent.id}: {MAX_ATTEMPTS} attempts ended unfilled")
+                    current = None
+                    break
+                current = dataclasses.replace(intent, id=f"{intent.id}.r{n}")
+            if current is not None:
+                out.append(current)
+        return out
+
+    def _retryable(self, rec: IntentRecord) -> bool:
+        """A submitted intent whose last execution was refused (e.g. no quote yet) or interrupted (the connection
+        did not come back in time) is worked again while the plan still wants it: the executor reconciles it by
+        orderRef first, so only the unfilled remainder can go out. `unresolved` waits for a person."""
+        assert self.journal is not None
+        if rec.status not in (IntentStatus.SUBMITTING, IntentStatus.WORKING) or rec.id in self._inflight:
+            return False
+        last = self.journal.latest_outcome(rec.id)
+        return last is not None and last["kind"] in ("refused", "interrupted")
+
+    def _approval_mode(
+        self, intents: list[Intent], snapshot: MarketSnapshot, cycle_id: int, now: dt.datetime, trading: TradingState
+    ) -> None:
+        journal = self.journal
+        assert journal is not None
+        approval = self.config.approval
+        # One open question per trade (see trade_key): it stays as shown until it is answered or expires, however
+        # often the planned quantity moves meanwhile, and is withdrawn only when the plan stops wanting that trade.
+        open_recs = journal.list_intents([IntentStatus.PENDING_APPROVAL, IntentStatus.APPROVED])
+        asked = {trade_key(r.intent) for r in open_recs}
+        wanted = {trade_key(i) for i in intents}
+        for rec in open_recs:
+            if trade_key(rec.intent) not in wanted and rec.id not in self._inflight:
+                journal.withdraw(rec.id, "the current plan no longer wants this trade")
+                self.timeline.emit("withdrawn", now, f"{rec.id}: no longer planned; it will not be sent")
+        for intent in self._accepted(intents, snapshot, now, trading):
+            if intent.id in self._inflight or trade_key(intent) in asked:
+                continue
+            existing = journal.get_intent(intent.id)
+            if existing is not None and existing.status is not IntentStatus.PLANNED:
+                continue  # sent or finished: never asked again under this id
+            try:
+                rec = journal.record_intent(
+                    intent,
+                    mode=self.mode,
+                    needs_approval=True,
+                    cycle_id=cycle_id,
+                    pending_expiry_s=approval.pending_expiry_s,
+                    approved_ttl_s=approval.approved_expiry_s,
+                )
+            except IntentConflict:
+                continue
+            asked.add(trade_key(intent))
+            self.summary.intents += 1
+            self.timeline.emit(
+                "pending",
+                now,
+                f"{describe_intent(intent)} awaits approval: alvh approve {rec.id} --fingerprint "
+                f"{rec.short_fingerprint}",
+            )
+        broker = self.broker
+        assert broker is not None
+        busy = self._busy(snapshot)
+        for rec in journal.list_intents([IntentStatus.APPROVED]):
+            intent = rec.intent
+            if rec.id in self._inflight or not broker.is_ready or intent.instrument.key in busy:
+                continue
+            ctx = self._risk_context(intent, snapshot, now, trading)
+            sent = send_approved(
+                journal, rec.id, ctx, self.config.risk, approval, client_id=self.config.broker.client_id
+            )
+            if sent.send:
+                self.timeline.emit("approved", now, f"{describe_intent(intent)}: re-checked, sending")
+                self._spawn([intent], now)
+            else:
+                self._say(f"recheck:{rec.id}", "held", f"{rec.id} approved but not sent: {'; '.join(sent.reasons)}")
+
+    # ------------------------------------------------------------------------------------------------ execution
+    def _spawn(self, intents: list[Intent], now: dt.datetime, *, count: bool = True) -> None:
+        assert self.executor is not None
+        ids = tuple(i.id for i in intents)
+        self._inflight.update(ids)
+        if count:
+            self._submitted[now.date()] = self._submitted.get(now.date(), 0) + len(intents)
+            self.summary.intents += len(intents)
+            for intent in intents:
+                self.timeline.emit("intent", now, f"{describe_intent(intent)}: submitted ({intent.reason})")
+        executor = self.executor
+        coro = executor.execute_group(intents) if len(intents) > 1 else _one(executor, intents[0])
+        task = asyncio.get_running_loop().create_task(coro, name=f"execute {ids[0]}")
+        self._tasks[task] = ids
+        task.add_done_callback(self._execution_done)
+
+    def _execution_done(self, task: asyncio.Task[Any]) -> None:
+        ids = self._tasks.pop(task, ())
+        self._inflight.difference_update(ids)
+        now = self.clock.now()
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("execution failed", intents=list(ids), error=repr(exc))
+            if self.journal is not None:
+                self.journal.record_event("engine_error", f"execution of {ids} failed: {exc!r}", "execution_failed")
+            return
+        for outcome in task.result():
+            self.timeline.emit("outcome", now, describe_outcome(outcome))
+        self._trigger = self._trigger or "execution done"
+
+    async def _drain_executions(self, timeout: float = 30.0) -> None:
+        """Let running ladders finish (the scenario ended: nothing new is planned)."""
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    async def _shutdown(self) -> None:
+        journal, broker = self.journal, self.broker
+        policy = self.config.execution.shutdown_policy
+        now = self.clock.now()
+        if self._options_task is not None:
+            self._options_task.cancel()
+        if self.executor is not None and self._tasks:
+            if policy == "cancel":
+                cancelled = self.executor.cancel_working()
+                if cancelled:
+                    await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_WAIT_S)
+                message = f"shutdown: cancelled {len(cancelled)} working order(s) (execution.shutdown_policy=cancel)"
+            else:
+                message = "shutdown: left working orders at the broker (execution.shutdown_policy=leave)"
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if journal is not None:
+                journal.record_event("shutdown", message, policy)
+            self.timeline.emit("shutdown", now, message)
+        elif journal is not None:
+            journal.record_event("shutdown", "shutdown: no ladder was working", policy)
+        if self._last_decision is not None and journal is not None:
+            snapshot = self._last_decision.record.snapshot
+            self._write_status(snapshot, json.loads(self._last_decision.record.to_json()), None, running=False)
+        if broker is not None:
+            await broker.close()
+        self._print_summary()
+        if journal is not None:
+            journal.close()
+
+    # ------------------------------------------------------------------------------------------------ reporting
+    def _rebuild_ledger(self) -> None:
+        assert self.journal is not None
+        rows = []
+        for rec in self.journal.list_intents():
+            rows += self.journal.fills_for(rec.id)
+        for row in sorted(rows, key=lambda r: r["time"]):
+            self.ledger.add_fill(
+                row["exec_id"], row["contract"] or "", row["side"] or "", row["quantity"], row["price"],
+                row["commission"],
+            )  # fmt: skip
+            self._fills_seen.add(row["exec_id"])
+
+    def _marks(self) -> dict[str, float | None]:
+        decision = self._last_decision
+        if decision is None:
+            return {}
+        snap = decision.record.snapshot
+        marks: dict[str, float | None] = {}
+        for key in self.ledger.open_keys():
+            inst = next((h.instrument for h in snap.hedges if h.instrument.key == key), None)
+            q = snap.quote_for(inst) if inst else None
+            marks[key] = q.value() if q else None
+        return marks
+
+    def _pnl(self) -> dict[str, float | None]:
+        unrealized = self.ledger.unrealized_usd(self._marks())
+        realized = self.ledger.realized_usd - self.ledger.commissions_usd
+        hedge = realized + unrealized if unrealized is not None else None
+        if self._last_decision is not None:
+            values = [s.pnl for s in self._last_decision.record.book.structures]
+            if values and all(v is not None for v in values):
+                self._condor_pnl = sum(values)  # type: ignore[arg-type]
+        condors = self._condor_pnl  # the last known value: after hours some leg quotes are stale
+        net = hedge + condors if hedge is not None and condors is not None else None
+        return {
+            "hedge_realized": realized,
+            "hedge_unrealized": unrealized,
+            "hedge_total": hedge,
+            "harvested": self.ledger.harvested_usd,
+            "condors": condors,
+            "net": net,
+        }
+
+    def _write_status(
+        self, snapshot: MarketSnapshot, record: dict[str, Any], trading: TradingState | None, *, running: bool = True
+    ) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        if running and loop_time - self._status_written < STATUS_EVERY_S:
+            return
+        self._status_written = loop_time
+        assert self.journal is not None
+        trading_rec = self.journal.trading_state()
+        marks = self._marks()
+        hedges = [
+            {
+                "instrument": h.instrument.key,
+                "quantity": h.quantity,
+                "avg_cost": h.avg_cost,
+                "mark": marks.get(h.instrument.key),
+            }
+            for h in snapshot.hedges
+        ]
+        layers = []
+        for row in record.get("state", {}).get("layers", []):
+            rules = [t for t in record.get("transitions", []) if t.get("layer") == row["layer"]]
+            layers.append({**row, "last_rule": rules[-1]["rule"] if rules else None})
+        status = {
+            "updated_at": dt.datetime.now(dt.UTC),
+            "market_time": snapshot.now,
+            "running": running,
+            "pid": os.getpid(),
+            "mode": self.mode,
+            "account": mask_account(self.account.account if self.account else None),
+            "broker": self.broker.state.value if self.broker else "closed",
+            "simulator": self.sim.market.info.name if self.sim else None,
+            "trading_state": {"state": trading_rec.state.value, "reason": trading_rec.reason, "by": trading_rec.set_by},
+            "regime": record.get("regime"),
+            "layers": layers,
+            "votes": record.get("votes", []),
+            "book": record.get("book", {}),
+            "hedges": hedges,
+            "hedge_break_evens": record.get("hedge_break_evens"),
+            "pnl": self._pnl(),
+            "in_flight": sorted(self._inflight),
+            "counts": dataclasses.asdict(self.summary) | {"transitions": len(self.summary.transitions)},
+            "alerts": record.get("alerts", []),
+        }
+        try:
+            write_status(status_path(Path(self.journal.path)), status)
+        except OSError as exc:
+            self._say("status-file", "warning", f"cannot write the status file: {exc}")
+
+    def _print_summary(self) -> None:
+        tl = self.timeline
+        s = self.summary
+        pnl = self._pnl()
+        tl.text("")
+        tl.text("=== summary ===")
+        tl.text(f"cycles {s.cycles}, intents {s.intents}, risk denials {s.denials}, orders {s.orders}, fills {s.fills}")
+        tl.text("layers:")
+        if not s.transitions:
+            tl.text("  (no layer transitions)")
+        for at, text in s.transitions:
+            tl.text(f"  {at.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET  {text}")
+        final = ", ".join(f"L{int(x.layer)} {x.phase.value}" for x in self.state.layers.layers)
+        tl.text(f"final layers: {final}")
+        tl.text(
+            f"hedge P&L {money(pnl['hedge_total'])} (realized {money(pnl['hedge_realized'])}, open "
+            f"{money(pnl['hedge_unrealized'])}; call premium harvested {money(pnl['harvested'])})"
+        )
+        tl.text(f"condor P&L {money(pnl['condors'])}")
+        tl.text(f"net {money(pnl['net'])}")
+        if tl.json_lines:
+            tl.emit("summary", self.clock.now(), "run summary", **dataclasses.asdict(s), pnl=pnl)
+
+
+async def _one(executor: Executor, intent: Intent) -> list[ExecutionOutcome]:
+    return [await executor.execute(intent)]
+
+
+def groups_of(intents: Iterable[Intent]) -> list[list[Intent]]:
+    """Intents grouped by `group` (a roll's close and open travel together); ungrouped ones alone, order kept."""
+    groups: dict[str, list[Intent]] = {}
+    for intent in intents:
+        groups.setdefault(intent.group or intent.id, []).append(intent)
+    return list(groups.values())
+
+
+def trade_key(intent: Intent) -> tuple[int, str, bool]:
+    """What a person approves in substance: this layer adding (or reducing) exposure in this direction.
+
+    Not the instrument or the quantity: the core re-sizes every cycle and may switch a layer between equivalent
+    wrappers (VXM and VIXY), and a question that changed under the person's eyes could never be answered. The
+    approved content is what is sent (re-checked against current prices and risk first); the next plan corrects
+    any difference after the fill."""
+    return int(intent.layer), intent.side.value, intent.opens_position
+
+
+def describe_intent(intent: Intent) -> str:
+    limit = f" lmt {intent.price.limit:.2f} (mid {intent.price.reference:.2f})" if intent.price else ""
+    return f"L{int(intent.layer)} {intent.side.value} {intent.quantity} {intent.instrument.key}{limit} [{intent.id}]"
+
+
+def describe_outcome(o: ExecutionOutcome) -> str:
+    price = f" avg {o.average_price:.2f}" if o.average_price else ""
+    filled = f"filled {o.filled:g}/{o.quantity:g}{price}"
+    return f"{o.intent_id}: {o.kind.value}, {filled} in {o.orders_sent} order(s); {o.reason}"
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def curve_values_from(curve: dict[str, Any], day: dt.date, n: int) -> float | None:
+    listed = sorted((dt.date.fromisoformat(k), q) for k, q in curve.items() if dt.date.fromisoformat(k) > day)
+    if len(listed) < n:
+        return None
+    return listed[n - 1][1].value()
