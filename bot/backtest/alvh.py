@@ -50,7 +50,7 @@ from bot.domain.market import (
     OptionContract,
     OptionLeg,
     Quote,
-    VixOptionQuote,
+    VixCallChain,
     VxCurve,
     VxPoint,
     multiplier_of,
@@ -325,7 +325,7 @@ class _Simulator:
 
     # ---- the snapshot ----------------------------------------------------------------------------------------
     def snapshot(self, i: int) -> MarketSnapshot:
-        d, now, today = self.d, self.now(i), self.dates[i]
+        d, now = self.d, self.now(i)
 
         def index(value: float) -> Quote | None:
             return Quote(last=float(value), at=now) if math.isfinite(value) else None
@@ -334,23 +334,14 @@ class _Simulator:
             return Quote(bid=max(mid - half, 0.0), ask=mid + half, last=mid, at=now)
 
         points = []
-        options = []
+        chain = []
         listed = np.flatnonzero((d.vx.expiry > d.dates[i]) & np.isfinite(d.vx.settle[i]))
         for rank, j in enumerate(listed):
             f = float(d.vx.settle[i, j])
             expiry = d.vx.expiry[j].astype(object)
             points.append(VxPoint(expiry, two_sided(f, self.costs.vx_half_spread * self.scale[i])))
             if rank < 3 and d.dates[i] >= VIX_OPTIONS_LAUNCH:
-                t = (expiry - today).days / DAYS
-                strikes = np.arange(max(int(f) - CHAIN_BELOW, 1), int(f) + CHAIN_ABOVE + 1, dtype=float)
-                vols = vix_call_vols(d, i, t, strikes, f, self.comp)
-                prices = vix_call_prices(f, strikes, t, float(d.rate[i]), vols)
-                halves = np.maximum(self.costs.vix_option_half_spread * self.scale[i], 0.05 * prices)
-                for strike, price, half in zip(strikes, prices, halves, strict=True):
-                    if price < 0.05:
-                        break  # no bid below a nickel: the chain ends
-                    inst = HedgeInstrument(HedgeKind.VIX_OPTION, expiry, float(strike), "C")
-                    options.append(VixOptionQuote(inst, two_sided(float(price), float(half))))
+                chain.append(self._call_block(i, expiry, f))
         vixy = None
         if math.isfinite(self.vixy_px[i]):
             px = float(self.vixy_px[i])
@@ -369,11 +360,26 @@ class _Simulator:
             spx=index(d.spx[i]),
             vixy=vixy,
             curve=VxCurve(tuple(points)),
-            vix_options=tuple(options),
+            vix_options=VixCallChain(now, chain),
             legs=self._legs(i, now),
             hedges=hedges,
             net_liquidation=net_liq,
         )
+
+    def _call_block(self, i: int, expiry: dt.date, f: float) -> tuple:
+        """One expiry's model VIX calls at the close of day i as `VixCallChain` columns (expiry, strikes, bid, ask,
+        last), from F - 3 up to the strike before the first model price under a nickel (no bid there: the chain
+        ends)."""
+        d = self.d
+        t = (expiry - self.dates[i]).days / DAYS
+        strikes = np.arange(max(int(f) - CHAIN_BELOW, 1), int(f) + CHAIN_ABOVE + 1, dtype=float)
+        vols = vix_call_vols(d, i, t, strikes, f, self.comp)
+        prices = vix_call_prices(f, strikes, t, float(d.rate[i]), vols)
+        halves = np.maximum(self.costs.vix_option_half_spread * self.scale[i], 0.05 * prices)
+        cheap = np.flatnonzero(prices < 0.05)
+        end = int(cheap[0]) if len(cheap) else len(prices)
+        prices, halves = prices[:end], halves[:end]
+        return expiry, strikes[:end], np.maximum(prices - halves, 0.0), prices + halves, prices
 
     def _legs(self, i: int, now: dt.datetime) -> tuple:
         """The condor legs open at the close of day i, quoted and with model greeks (the backtest's 'broker')."""
@@ -511,7 +517,4 @@ def _last(series: DailySeries, today: dt.date) -> DailySeries:
     """The last HISTORY_BARS bars dated before `today`. Measured on 2004-2019: the full history gives the same
     intents and P&L (RSI and MACD have long converged) but takes four times as long, as several core paths
     scan the whole history on every call."""
-    part = series.before(today)
-    if len(part) <= HISTORY_BARS:
-        return part
-    return type(part)(part.dates[-HISTORY_BARS:], part.values[-HISTORY_BARS:])
+    return series.before(today).tail(HISTORY_BARS)

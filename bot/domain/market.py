@@ -7,9 +7,14 @@ return None instead of a number so that no NaN can flow into a size or a limit p
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
+
+import numpy as np
 
 from bot.domain.intents import HedgeInstrument, HedgeKind
 
@@ -213,6 +218,111 @@ class VixOptionQuote:
             raise ValueError(f"VixOptionQuote: {inst.key} is not a complete VIX option (expiry, strike, right)")
 
 
+ChainBlock = tuple[dt.date, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # expiry, strikes, bid, ask, last
+
+
+class VixCallChain(Sequence[VixOptionQuote]):
+    """VIX calls of one or more expiries held as arrays, one block per expiry; a sequence of `VixOptionQuote`.
+
+    Why: a backtest offers ~90 calls a day and `decide` reads them only on the days a layer writes covered calls or
+    buys call spreads, so each `VixOptionQuote` is built when it is read, not up front (16 years of daily chains
+    built eagerly cost over a second). Blocks are `(expiry, strikes, bid, ask, last)`; strikes strictly increase
+    within a block, all quotes are stamped `at`. Iteration order: blocks in the given order, strikes increasing.
+    """
+
+    __slots__ = ("_at", "_blocks", "_built", "_by_expiry", "_starts")
+
+    def __init__(self, at: dt.datetime, blocks: Iterable[ChainBlock]) -> None:
+        _check_aware("VixCallChain", at)
+        if at is None:
+            raise ValueError("VixCallChain: quotes need a timestamp")
+        self._at = at
+        self._blocks: list[tuple[dt.date, list[float], np.ndarray, np.ndarray, np.ndarray]] = []
+        self._by_expiry: dict[dt.date, int] = {}
+        self._starts = [0]
+        for expiry, strikes, bid, ask, last in blocks:
+            k = np.asarray(strikes, dtype=float)
+            cols = [np.asarray(x, dtype=float) for x in (bid, ask, last)]
+            if k.ndim != 1 or any(c.shape != k.shape for c in cols):
+                raise ValueError(f"VixCallChain {expiry}: strikes, bid, ask and last must be 1-d of one length")
+            if not (np.all(np.isfinite(k)) and np.all(k > 0) and np.all(np.diff(k) > 0)):
+                raise ValueError(f"VixCallChain {expiry}: strikes must be finite, positive and strictly increasing")
+            if expiry in self._by_expiry:
+                raise ValueError(f"VixCallChain: expiry {expiry} given twice; pass one block per expiry")
+            self._by_expiry[expiry] = len(self._blocks)
+            self._blocks.append((expiry, k.tolist(), *cols))
+            self._starts.append(self._starts[-1] + len(k))
+        self._built: list[VixOptionQuote | None] = [None] * self._starts[-1]
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def _quote(self, block: int, j: int) -> Quote:
+        _, _, bid, ask, last = self._blocks[block]
+        return Quote(float(bid[j]), float(ask[j]), float(last[j]), self._at)
+
+    def _item(self, block: int, j: int) -> VixOptionQuote:
+        pos = self._starts[block] + j
+        item = self._built[pos]
+        if item is None:
+            expiry, strikes = self._blocks[block][0], self._blocks[block][1]
+            inst = HedgeInstrument(HedgeKind.VIX_OPTION, expiry, strikes[j], "C")
+            item = self._built[pos] = VixOptionQuote(inst, self._quote(block, j))
+        return item
+
+    @overload
+    def __getitem__(self, index: int) -> VixOptionQuote: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[VixOptionQuote, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> VixOptionQuote | tuple[VixOptionQuote, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"VixCallChain index {index} out of range ({n} quotes)")
+        pos = index % n if n else index
+        block = bisect.bisect_right(self._starts, pos) - 1
+        return self._item(block, pos - self._starts[block])
+
+    def __iter__(self) -> Iterator[VixOptionQuote]:
+        for block, (_, strikes, *_cols) in enumerate(self._blocks):
+            for j in range(len(strikes)):
+                yield self._item(block, j)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"VixCallChain({len(self)} calls, expiries {[b[0].isoformat() for b in self._blocks]})"
+
+    def calls(self, expiry: dt.date) -> tuple[tuple[float, Quote], ...]:
+        """(strike, quote) of `expiry`'s calls by increasing strike (what `MarketSnapshot.calls` returns)."""
+        block = self._by_expiry.get(expiry)
+        if block is None:
+            return ()
+        return tuple((k, self._item(block, j).quote) for j, k in enumerate(self._blocks[block][1]))
+
+    def quote_for(self, instrument: HedgeInstrument) -> Quote | None:
+        """The quote of one VIX call of the chain, None when it is not offered (a binary search on the strike)."""
+        if instrument.kind is not HedgeKind.VIX_OPTION or instrument.right != "C" or instrument.strike is None:
+            return None
+        block = self._by_expiry.get(instrument.expiry) if instrument.expiry is not None else None
+        if block is None:
+            return None
+        strikes = self._blocks[block][1]
+        j = bisect.bisect_left(strikes, instrument.strike)
+        if j == len(strikes) or strikes[j] != instrument.strike:
+            return None
+        return self._item(block, j).quote
+
+
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
     """Everything one decision needs at instant `now`. Built by the shell (live) or the backtest; read-only here."""
@@ -224,7 +334,7 @@ class MarketSnapshot:
     spx: Quote | None = None
     vixy: Quote | None = None
     curve: VxCurve = VxCurve()
-    vix_options: tuple[VixOptionQuote, ...] = ()
+    vix_options: tuple[VixOptionQuote, ...] | VixCallChain = ()  # a chain builds its quotes when read
     legs: tuple[OptionLeg, ...] = ()
     hedges: tuple[HedgePosition, ...] = ()
     net_liquidation: float | None = None
@@ -252,6 +362,8 @@ class MarketSnapshot:
         if kind in (HedgeKind.VX, HedgeKind.VXM):
             point = self.curve.point(instrument.expiry) if instrument.expiry else None
             return point.quote if point else None
+        if isinstance(self.vix_options, VixCallChain):
+            return self.vix_options.quote_for(instrument)
         if self._options is None:  # index built on first use (a cache of immutable data, not state)
             object.__setattr__(self, "_options", {o.instrument: o.quote for o in self.vix_options})
         assert self._options is not None
@@ -259,6 +371,8 @@ class MarketSnapshot:
 
     def calls(self, expiry: dt.date) -> tuple[tuple[float, Quote], ...]:
         """(strike, quote) of the VIX calls of `expiry`, by increasing strike (indexed on first use)."""
+        if isinstance(self.vix_options, VixCallChain):
+            return self.vix_options.calls(expiry)
         if self._calls is None:
             by_expiry: dict[dt.date, list[tuple[float, Quote]]] = {}
             for o in self.vix_options:
