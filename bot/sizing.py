@@ -78,15 +78,7 @@ def estimate_beta(
     Falls back to `fallback` when there are fewer than `min_obs` usable pairs, R^2 < `min_r2` or the slope is
     outside `bounds`: a poor fit must not size real money. Dates are matched exactly; NaN days are dropped.
     """
-    if x.dates == y.dates:
-        xs, ys = x.values, y.values
-    else:
-        common = sorted(set(x.dates) & set(y.dates))
-        ix = {d: i for i, d in enumerate(x.dates)}
-        iy = {d: i for i, d in enumerate(y.dates)}
-        xs = np.array([x.values[ix[d]] for d in common], dtype=float)
-        ys = np.array([y.values[iy[d]] for d in common], dtype=float)
-    xs, ys = xs[-(window + 1) :], ys[-(window + 1) :]
+    xs, ys = _last_common(x, y, window + 1)
     if len(xs) < 2:
         return BetaEstimate(fallback, "fallback", 0, None, "no common history")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -108,6 +100,31 @@ def estimate_beta(
     if not bounds[0] <= slope <= bounds[1]:
         return BetaEstimate(fallback, "fallback", n, r2, f"slope {slope:.3f} outside [{bounds[0]}, {bounds[1]}]")
     return BetaEstimate(slope, "regression", n, r2)
+
+
+def _last_common(x: DailySeries, y: DailySeries, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Values of x and y on their last `m` common dates (fewer when they share fewer), oldest first.
+
+    Intersects only the last k dates of each series, doubling k until m common dates are found: a common date
+    outside both tails is older than every common date inside them, so when the tails share at least m dates the
+    last m common dates are among them. A decision then costs O(m), not O(history)."""
+    if x.dates == y.dates:
+        return x.values[-m:], y.values[-m:]
+    k = m
+    while True:
+        tail_x, tail_y = x.dates[-k:], y.dates[-k:]
+        common = sorted(set(tail_x) & set(tail_y))
+        if len(common) >= m or (k >= len(x.dates) and k >= len(y.dates)):
+            break
+        k *= 2
+    common = common[-m:]
+    ix = {d: i for i, d in enumerate(tail_x)}
+    iy = {d: i for i, d in enumerate(tail_y)}
+    vx, vy = x.values[-k:], y.values[-k:]
+    return (
+        np.array([vx[ix[d]] for d in common], dtype=float),
+        np.array([vy[iy[d]] for d in common], dtype=float),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,8 @@ def greeks_table(
         bs_leg = fallback & leg_iv_ok
         bs_vix = fallback & ~leg_iv_ok & finite(iv_vix)
         model = bs_leg | bs_vix
-        source = np.select([broker, bs_leg, bs_vix], [BROKER, BS_LEG_IV, BS_VIX], UNKNOWN)
+        # nested `where`, not `np.select`: same codes, a tenth of the cost on a handful of contracts
+        source = np.where(broker, BROKER, np.where(bs_leg, BS_LEG_IV, np.where(bs_vix, BS_VIX, UNKNOWN)))
         known = source != UNKNOWN
         if model.any():
             safe_iv = np.where(model, iv_used, 0.2)

@@ -46,6 +46,7 @@ from bot.signals.inputs import (
 from bot.signals.sessions import session_date, session_distance, sessions_strictly_between
 
 SignalResult = tuple[tuple[SignalVote, ...], SignalMemory]
+MAX_BARS_STEPPED = 64  # a cache is stepped over at most this many appended bars; more are recomputed at once
 
 
 def evaluate_signals(inputs: SignalInputs, memory: SignalMemory, settings: SignalSettings) -> SignalResult:
@@ -128,12 +129,7 @@ def vix_rsi(
     bars = len(history) + (1 if live is not None else 0)
     if bars < s.rsi_min_history or len(history) < s.rsi_period + 1:
         return _abstain(name, f"{bars} VIX bars, RSI needs {s.rsi_min_history}"), memory
-    key = HistoryKey.of(inputs.vix_history, (s.rsi_period,), n)
-    cache = memory.rsi_cache
-    if cache is None or cache.key != key:
-        state = indicators.wilder_state(history, s.rsi_period)
-        assert state is not None  # len(history) > rsi_period
-        cache = RsiCache(key, state)
+    cache = _rsi_cache(memory.rsi_cache, inputs.vix_history, n, history, s)
     rsi = (cache.state.step(live) if live is not None else cache.state).rsi
     on = rsi >= s.rsi_on or (memory.vix_rsi_on and rsi >= s.rsi_off)
     flip = s.rsi_off if on else s.rsi_on
@@ -142,6 +138,24 @@ def vix_rsi(
     detail = f"RSI({s.rsi_period}) {rsi:.1f}, {state_text} (on >= {s.rsi_on:g}, off < {s.rsi_off:g}); last {bar}"
     vote = SignalVote(name, Vote.FOR if on else Vote.AGAINST, rsi, flip, detail)
     return vote, replace(memory, vix_rsi_on=on, rsi_cache=cache)
+
+
+def _rsi_cache(cache: RsiCache | None, series: DailySeries, n: int, history: np.ndarray, s: SignalSettings) -> RsiCache:
+    """Wilder state at the end of `history` (the first n bars of `series`): the cached one when the history is the
+    same, stepped over the new bars when it only appends a few (the next day), else computed afresh."""
+    params = (s.rsi_period,)
+    added = cache.key.bars_added(series, n, params) if cache is not None else None
+    if cache is not None and added == 0:
+        return cache
+    key = HistoryKey.of(series, params, n)
+    if cache is None or added is None or added > MAX_BARS_STEPPED:
+        state = indicators.wilder_state(history, s.rsi_period)
+        assert state is not None  # the caller checked len(history) > rsi_period
+        return RsiCache(key, state)
+    state = cache.state
+    for close in history[-added:].tolist():
+        state = state.step(close)
+    return RsiCache(key, state)
 
 
 def vix_level(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
@@ -229,10 +243,12 @@ def ts_macd(
     if history is None:
         return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace), memory
     params = (s.ts_zscore_window, s.macd_fast, s.macd_slow, s.macd_signal, s.macd_peak_lookback)
-    key = HistoryKey.of(inputs.ratio_history, params, n)
     cache = memory.macd_cache
-    if cache is None or cache.key != key:
-        cache = _macd_cache(key, history, s)
+    added = cache.key.bars_added(inputs.ratio_history, n, params) if cache is not None else None
+    if cache is None or added is None or added > MAX_BARS_STEPPED:
+        cache = _macd_cache(HistoryKey.of(inputs.ratio_history, params, n), history, s)
+    elif added:
+        cache = _extend_macd(cache, HistoryKey.of(inputs.ratio_history, params, n), history[-added:], s)
     if live is not None:
         z_live = indicators.zscore_last(np.append(cache.ratio_tail, live))
         now_h = cache.state.step(z_live).histogram
@@ -262,6 +278,20 @@ def ts_macd(
     )
     stabilizing = SignalVote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
     return building, stabilizing, memory
+
+
+def _extend_macd(cache: MacdCache, key: HistoryKey, new: np.ndarray, s: SignalSettings) -> MacdCache:
+    """The cache stepped over bars appended to its history, each z-scored against the ratios before it exactly as
+    the live bar is (the same value as `_macd_cache` on the longer history, up to rounding)."""
+    state, ratio_tail, hist_tail = cache.state, cache.ratio_tail, cache.hist_tail
+    for x in new:
+        window = np.append(ratio_tail, x)
+        state = state.step(indicators.zscore_last(window))
+        ratio_tail = window[1:]
+        hist_tail = np.append(hist_tail, state.histogram)[-s.macd_peak_lookback :]
+    ratio_tail.flags.writeable = False
+    hist_tail.flags.writeable = False
+    return MacdCache(key, state, ratio_tail, hist_tail)
 
 
 def _macd_cache(key: HistoryKey, history: np.ndarray, s: SignalSettings) -> MacdCache:

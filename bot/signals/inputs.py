@@ -90,9 +90,10 @@ class DailySeries:
             raise ValueError(f"DailySeries.tail: n must be >= 0, got {n}")
         if n >= len(self.dates):
             return self
-        return self._slice(len(self.dates) - n, len(self.dates))
+        return self.bars(len(self.dates) - n, len(self.dates))
 
-    def _slice(self, lo: int, hi: int) -> DailySeries:
+    def bars(self, lo: int, hi: int) -> DailySeries:
+        """Bars lo..hi-1 by position (Python slice bounds, step 1), without re-validating a validated series."""
         part = object.__new__(DailySeries)
         object.__setattr__(part, "dates", self.dates[lo:hi])
         object.__setattr__(part, "values", self.values[lo:hi])  # a view of a read-only array stays read-only
@@ -102,7 +103,7 @@ class DailySeries:
         """The part dated strictly before `day` (no copy when nothing is cut; a binary search otherwise)."""
         if not self.dates or self.dates[-1] < day:
             return self
-        return self._slice(0, bisect.bisect_left(self.dates, day))
+        return self.bars(0, bisect.bisect_left(self.dates, day))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +188,16 @@ class SignalInputs:
             raise ValueError("SignalInputs.now must be timezone-aware (e.g. datetime.now(UTC))")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class HistoryKey:
-    """Identifies one exact daily history (and the parameters a cache was computed with)."""
+    """Identifies one exact daily history (the first `length` bars of a series) and the parameters a cache was
+    computed with. It keeps a read-only view of those values (no copy) and compares them byte for byte, which
+    also lets a cache recognise a history that only appends bars to its own (the next day's)."""
 
     first: dt.date | None
     last: dt.date | None
     length: int
-    digest: int  # hash of the values' bytes: a corrected bar changes it
+    values: np.ndarray = field(repr=False)  # read-only view of the series' first `length` values
     params: tuple[int, ...]
 
     @classmethod
@@ -203,7 +206,24 @@ class HistoryKey:
         n = len(series) if length is None else length
         first = series.dates[0] if n else None
         last = series.dates[n - 1] if n else None
-        return cls(first, last, n, hash(series.values[:n].tobytes()), params)
+        return cls(first, last, n, series.values[:n], params)
+
+    def bars_added(self, series: DailySeries, n: int, params: tuple[int, ...]) -> int | None:
+        """How many bars the first `n` bars of `series` add to this history: 0 when they are this very history,
+        k when they are this history followed by k bars, None otherwise (another first bar, a corrected bar,
+        other parameters)."""
+        m = self.length
+        if (
+            params != self.params
+            or m == 0
+            or n < m
+            or series.dates[0] != self.first
+            or series.dates[m - 1] != self.last
+        ):
+            return None
+        if series.values[:m].tobytes() != self.values.tobytes():
+            return None
+        return n - m
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +250,10 @@ class SignalMemory:
 
     `vix_rsi_on` is the RSI hysteresis latch: it turns on at or above the on-level and off below the off-level, and
     is left untouched while the RSI abstains (stale data neither turns it on nor off). The caches only save work:
-    they are keyed by the exact history they were computed from, so a different history recomputes, and two
-    memories compare equal when their latches are equal.
+    they are keyed by the exact history they were computed from; a history that appends a few bars to it (the
+    next day's) steps the cached state over them, as the live bar does, which equals a full recomputation up to
+    floating-point rounding (tested); any other history recomputes. Two memories compare equal when their latches
+    are equal.
     """
 
     vix_rsi_on: bool = False

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bot.backtest.alvh import _History, _Simulator, _vixy_traded, simulate_alvh
+from bot.backtest.alvh import HISTORY_BARS, HISTORY_BLOCK, _History, _Simulator, _vixy_traded, simulate_alvh
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
 from bot.config import AppConfig
@@ -125,7 +125,7 @@ def test_snapshot_and_history_hold_only_the_past(data, condor) -> None:
     assert len(snap.legs) == 4 * len(open_now)
     history = sim.history(i)
     assert history.vix.dates[-1] == data.dates[i - 1].astype(object)
-    assert len(history.vix) <= 400
+    assert len(history.vix) < HISTORY_BARS + HISTORY_BLOCK
 
 
 def test_unscheduled_macro_events_appear_only_on_their_day(data) -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
-from bot.backtest.alvh import CHAIN_ABOVE, CHAIN_BELOW, VIX_OPTIONS_LAUNCH, _Simulator
+from bot.backtest.alvh import (
+    CHAIN_ABOVE,
+    CHAIN_BELOW,
+    HISTORY_BARS,
+    HISTORY_BLOCK,
+    VIX_OPTIONS_LAUNCH,
+    _last,
+    _Simulator,
+)
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
 from bot.backtest.hedges import vix_call_prices, vix_call_vols
@@ -13,6 +23,7 @@ from bot.backtest.volmodel import DAYS
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import Quote, VixOptionQuote
+from bot.signals.inputs import DailySeries
 
 from .synth import make_data_dir
 
@@ -55,3 +66,17 @@ def test_the_lazy_call_chain_equals_the_eager_one_every_day(sim: _Simulator) -> 
         assert tuple(chain) == eager, f"day {i}"
         offered += len(eager)
     assert offered > 0  # the synthetic data lists VIX options: the comparison is not vacuous
+
+
+def test_history_windows_share_their_first_bar_and_hold_at_least_history_bars() -> None:
+    days = tuple(dt.date(2000, 1, 3) + dt.timedelta(days=i) for i in range(1500))
+    series = DailySeries(days, np.arange(1500, dtype=float))
+    firsts = set()
+    for k in range(1, 1500):
+        window = _last(series, days[k])
+        assert window.dates[-1] == days[k - 1]  # strictly before the day
+        assert len(window) >= min(k, HISTORY_BARS) and len(window) < HISTORY_BARS + HISTORY_BLOCK
+        lo = k - len(window)
+        assert window.dates == days[lo:k] and np.array_equal(window.values, series.values[lo:k])
+        firsts.add(window.dates[0])
+    assert len(firsts) <= 1500 // HISTORY_BLOCK + 1  # the first bar moves in blocks: the signal caches extend

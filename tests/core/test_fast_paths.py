@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote
-from bot.signals.inputs import DailySeries
+from bot.settings.signals import SignalSettings
+from bot.signals.evaluate import evaluate_signals
+from bot.signals.inputs import DailySeries, SignalInputs, SignalMemory, Timed
+from bot.signals.sessions import sessions_in
 from bot.sizing import _business_days
 from bot.vx_calendar import business_days_between
 
@@ -109,3 +112,81 @@ def test_a_call_chain_rejects_bad_blocks() -> None:
     with pytest.raises(IndexError):
         VixCallChain(AT, [(day, one * 20, one, one, one)])[1]
     assert math.isfinite(VixCallChain(AT, [(day, one * 20, one, one, one)])[0].quote.bid)
+
+
+# ---- signal caches stepped over the next day's bar -------------------------------------------------------------
+
+
+def _day_inputs(days: tuple[dt.date, ...], vix: np.ndarray, ratio: np.ndarray, k: int, first: int = 0) -> SignalInputs:
+    """Inputs at 16:15 New York on days[k]: bars first..k-1 as history, bar k as the live quotes."""
+    now = dt.datetime.combine(days[k], dt.time(21, 15), dt.UTC)
+    hist_v = DailySeries(days[first:k], vix[first:k])
+    hist_r = DailySeries(days[first:k], ratio[first:k])
+    return SignalInputs(
+        now=now,
+        vix=Timed(float(vix[k]), now),
+        f1=Timed(float(ratio[k]) * 20.0, now),
+        f2=Timed(20.0, now),
+        f1_dte_days=14.0,
+        vix_history=hist_v,
+        ratio_history=hist_r,
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_caches_stepped_day_by_day_equal_full_recomputation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
+    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
+    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    memory = SignalMemory()
+    for k in range(300, 360):
+        inp = _day_inputs(days, vix, ratio, k)
+        latch = SignalMemory(vix_rsi_on=memory.vix_rsi_on)  # the same latch, no caches
+        carried, memory = evaluate_signals(inp, memory, SignalSettings())
+        fresh, _ = evaluate_signals(inp, latch, SignalSettings())
+        assert [(v.name, v.vote) for v in carried] == [(v.name, v.vote) for v in fresh]
+        for a, b in zip(carried, fresh, strict=True):
+            assert (a.value is None) == (b.value is None)
+            if a.value is not None:
+                assert a.value == pytest.approx(b.value, rel=1e-9, abs=1e-9), a.name
+        assert memory.rsi_cache is not None and memory.rsi_cache.key.length == k
+        assert memory.macd_cache is not None and memory.macd_cache.key.length == k
+
+
+def test_the_next_day_steps_the_cache_and_another_history_recomputes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.signals import evaluate, indicators
+
+    calls = {"rsi": 0, "macd": 0}
+    real_rsi, real_macd = indicators.wilder_state, evaluate._macd_cache
+
+    def count_rsi(*args, **kw):
+        calls["rsi"] += 1
+        return real_rsi(*args, **kw)
+
+    def count_macd(*args, **kw):
+        calls["macd"] += 1
+        return real_macd(*args, **kw)
+
+    monkeypatch.setattr(indicators, "wilder_state", count_rsi)
+    monkeypatch.setattr(evaluate, "_macd_cache", count_macd)
+    rng = np.random.default_rng(7)
+    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
+    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
+    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    memory = SignalMemory()
+    for k in range(300, 310):  # one full computation, then one step a day
+        _, memory = evaluate_signals(_day_inputs(days, vix, ratio, k), memory, SignalSettings())
+    assert calls == {"rsi": 1, "macd": 1}
+    _, moved = evaluate_signals(_day_inputs(days, vix, ratio, 310, first=1), memory, SignalSettings())
+    assert calls == {"rsi": 2, "macd": 2}  # another first bar: recomputed
+    vix_fixed, ratio_fixed = vix.copy(), ratio.copy()
+    vix_fixed[200] += 1.0  # an earlier bar corrected, plus the next day's bar: recomputed, not stepped
+    ratio_fixed[250] += 0.01
+    votes, _ = evaluate_signals(_day_inputs(days, vix_fixed, ratio_fixed, 310), memory, SignalSettings())
+    assert calls == {"rsi": 3, "macd": 3}
+    latch = SignalMemory(vix_rsi_on=memory.vix_rsi_on)
+    fresh, _ = evaluate_signals(_day_inputs(days, vix_fixed, ratio_fixed, 310), latch, SignalSettings())
+    assert votes == fresh
+    assert moved is not memory
