@@ -70,10 +70,10 @@ TICK_DEBOUNCE_S = 5.0  # market seconds between two tick-driven cycles (a real g
 STATUS_EVERY_S = 0.25  # wall seconds between two status-file writes (each cycle would be too many at 20,000x)
 MISMATCH_CONFIRM_S = 3.0  # wall seconds a hedge-position mismatch must persist before it halts (fills vs positions lag)
 SHUTDOWN_WAIT_S = 5.0  # wall seconds a clean shutdown waits for ladders to see their cancels confirmed
-OPTION_STRIKES_BELOW = 2.0  # VIX call strikes watched: from the future minus this ...
-OPTION_STRIKES_ABOVE = 25.0  # ... to the future plus this (covers covered-call and tail-spread strikes)
+OPTION_STRIKE_MARGIN = 3.0  # VIX call strikes watched reach this far beyond the sizing offsets (futures move)
 OPTION_RECENTER = 3.0  # re-pick the watched strikes when the future moved this many points
 MAX_ATTEMPTS = 5  # attempts of one planned trade whose earlier ladders ended unfilled (see Engine._attempts)
+MINI_CONTRACTS_WATCHED = 3  # VXM contracts quoted from the start (the ones layer 1 and 2 trade)
 VIX_HISTORY = "2 Y"  # >= 250 daily VIX bars for a converged Wilder RSI
 OTHER_HISTORY = "1 Y"
 
@@ -265,6 +265,12 @@ class Engine:
         self.inst.curve = curve.contracts
         for spec in curve.contracts:
             await self._watch(spec)
+        try:  # the front minis are what small books trade: quoted before the first order needs them
+            minis = await broker.vx_curve(HedgeKind.VXM, today)
+            for spec in minis.contracts[:MINI_CONTRACTS_WATCHED]:
+                await self._watch(spec)
+        except BrokerError as exc:
+            self.timeline.emit("warning", self.clock.now(), f"VXM futures not available: {exc}")
         for spec in await broker.condor_legs():
             await self._watch(spec)
         for row in self._positions():
@@ -312,6 +318,15 @@ class Engine:
         if wanted:
             self._options_task = asyncio.get_running_loop().create_task(self._subscribe_options(wanted))
 
+    def _strike_window(self, fwd: float) -> tuple[float, float]:
+        """The call strikes sizing can pick around a future at `fwd`: covered calls from fwd + overwrite offset, tail
+        spreads up to fwd + long offset + width; a margin each side. Only these are watched: a gateway allows a
+        limited number of market-data lines (100 by default)."""
+        s = self.config.sizing
+        low = fwd + min(s.overwrite_strike_offset, s.tail_long_offset) - OPTION_STRIKE_MARGIN
+        high = fwd + max(s.overwrite_strike_offset, s.tail_long_offset + s.tail_spread_width) + OPTION_STRIKE_MARGIN
+        return low, high
+
     async def _subscribe_options(self, wanted: dict[dt.date, float]) -> None:
         assert self.broker is not None
         try:
@@ -322,8 +337,15 @@ class Engine:
         for expiry, fwd in wanted.items():
             if expiry.strftime("%Y%m%d") not in chain.expirations:
                 continue
-            strikes = [k for k in chain.strikes if fwd - OPTION_STRIKES_BELOW <= k <= fwd + OPTION_STRIKES_ABOVE]
-            for strike in strikes:
+            low, high = self._strike_window(fwd)
+            held = {i.key for i in hedge_positions(self._positions())}
+            for con_id, spec in list(self.inst.vix_options.items()):
+                option = hedge_instrument(spec)
+                outside = option is not None and option.expiry == expiry and not low <= (option.strike or 0) <= high
+                if outside and option.key not in held:  # type: ignore[union-attr]
+                    self.broker.unsubscribe(con_id)
+                    del self.inst.vix_options[con_id]
+            for strike in (k for k in chain.strikes if low <= k <= high):
                 inst = HedgeInstrument(HedgeKind.VIX_OPTION, expiry, float(strike), "C")
                 try:
                     spec = await self.broker.resolve(inst)
@@ -552,7 +574,7 @@ class Engine:
             log.exception("decide failed")
             journal.record_event("engine_error", f"decide failed: {exc!r}", "decide_failed")
             return
-        record = json.loads(decision.record.to_json())
+        record = decision.record.to_dict()  # the journal writes it as strict JSON (NaN -> null)
         cycle_id = journal.start_cycle(self.mode, trigger, now)
         journal.record_decision(cycle_id, record)
         self.summary.cycles += 1
@@ -569,7 +591,8 @@ class Engine:
             self._trading_mode(intents, snapshot, cycle_id, now, trading.state)
         else:
             self._dry_run(intents, snapshot, cycle_id, now, trading.state)
-        self._write_status(snapshot, record, trading.state)
+        # after this cycle's executions have started: the file's fsync must not delay their first request
+        asyncio.get_running_loop().call_soon(self._write_status, snapshot, record, trading.state)
 
     def _net_liquidation(self) -> float | None:
         assert self.broker is not None
