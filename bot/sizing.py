@@ -108,7 +108,7 @@ def _last_common(x: DailySeries, y: DailySeries, m: int) -> tuple[np.ndarray, np
     Intersects only the last k dates of each series, doubling k until m common dates are found: a common date
     outside both tails is older than every common date inside them, so when the tails share at least m dates the
     last m common dates are among them. A decision then costs O(m), not O(history)."""
-    if x.dates == y.dates:
+    if x.dates[-m:] == y.dates[-m:]:  # the usual case: the same last m dates (or the same whole, shorter, series)
         return x.values[-m:], y.values[-m:]
     k = m
     while True:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 import bot.strategy as strategy  # called as strategy.decide: the one decision path (tests may script it)
-from bot.backtest.condors import CondorEngine, CondorResult, spread_scale
+from bot.backtest.condors import CondorEngine, CondorResult, CondorTrade, spread_scale
 from bot.backtest.data import MarketData
 from bot.backtest.hedges import (
     VX_MULTIPLIER,
@@ -44,6 +44,7 @@ from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, Side
 from bot.domain.layers import LayerBook, LayerPhase
 from bot.domain.market import (
+    ChainBlock,
     HedgePosition,
     MarketSnapshot,
     ModelGreeks,
@@ -181,6 +182,15 @@ class _Simulator:
         self._entry_prices = {
             id(t): self.engine.leg_values(np.array([t.entry]), t.expiry, np.array(t.strikes))[0] for t in condor.trades
         }
+        self._contracts = {
+            id(t): tuple(
+                OptionContract("SPX", t.expiry.astype(object), float(k), right)
+                for k, right in zip(t.strikes, _RIGHTS, strict=True)
+            )
+            for t in condor.trades
+        }
+        self._leg_model = self._leg_models()
+        self._chains = self._call_chains()
         self._history = _History(data)
 
     # ---- prices ----------------------------------------------------------------------------------------------
@@ -335,14 +345,11 @@ class _Simulator:
             return Quote(bid=max(mid - half, 0.0), ask=mid + half, last=mid, at=now)
 
         points = []
-        chain = []
         listed = np.flatnonzero((d.vx.expiry > d.dates[i]) & np.isfinite(d.vx.settle[i]))
-        for rank, j in enumerate(listed):
+        for j in listed:
             f = float(d.vx.settle[i, j])
             expiry = d.vx.expiry[j].astype(object)
             points.append(VxPoint(expiry, two_sided(f, self.costs.vx_half_spread * self.scale[i])))
-            if rank < 3 and d.dates[i] >= VIX_OPTIONS_LAUNCH:
-                chain.append(self._call_block(i, expiry, f))
         vixy = None
         if math.isfinite(self.vixy_px[i]):
             px = float(self.vixy_px[i])
@@ -361,52 +368,86 @@ class _Simulator:
             spx=index(d.spx[i]),
             vixy=vixy,
             curve=VxCurve(tuple(points)),
-            vix_options=VixCallChain(now, chain),
+            vix_options=VixCallChain(now, self._chains[i]),
             legs=self._legs(i, now),
             hedges=hedges,
             net_liquidation=net_liq,
         )
 
-    def _call_block(self, i: int, expiry: dt.date, f: float) -> tuple:
-        """One expiry's model VIX calls at the close of day i as `VixCallChain` columns (expiry, strikes, bid, ask,
-        last), from F - 3 up to the strike before the first model price under a nickel (no bid there: the chain
-        ends)."""
+    def _call_chains(self) -> list[list[ChainBlock]]:
+        """Every day's model VIX calls, priced in one vectorised pass, as `VixCallChain` blocks (expiry, strikes,
+        bid, ask, last) per day: the first three listed expiries from the VIX options launch on, strikes from
+        F - 3 to F + 40 one point apart, ending at the first model price under a nickel (no bid there: the chain
+        ends). Done once because nothing in it depends on the simulation; a day's chain is then a list lookup."""
         d = self.d
-        t = (expiry - self.dates[i]).days / DAYS
-        strikes = np.arange(max(int(f) - CHAIN_BELOW, 1), int(f) + CHAIN_ABOVE + 1, dtype=float)
-        vols = vix_call_vols(d, i, t, strikes, f, self.comp)
-        prices = vix_call_prices(f, strikes, t, float(d.rate[i]), vols)
-        halves = np.maximum(self.costs.vix_option_half_spread * self.scale[i], 0.05 * prices)
-        cheap = np.flatnonzero(prices < 0.05)
-        end = int(cheap[0]) if len(cheap) else len(prices)
-        prices, halves = prices[:end], halves[:end]
-        return expiry, strikes[:end], np.maximum(prices - halves, 0.0), prices + halves, prices
+        listed = (d.vx.expiry[None, :] > d.dates[:, None]) & np.isfinite(d.vx.settle)
+        first3 = listed & (np.cumsum(listed, axis=1) <= 3) & (d.dates >= VIX_OPTIONS_LAUNCH)[:, None]
+        rows, cols = np.nonzero(first3)  # day by day, nearest expiry first
+        chains: list[list[ChainBlock]] = [[] for _ in range(d.n)]
+        if not len(rows):
+            return chains
+        f = d.vx.settle[rows, cols]
+        t = (d.vx.expiry[cols] - d.dates[rows]).astype("timedelta64[D]").astype(np.int64) / DAYS
+        lo = np.maximum(f.astype(np.int64) - CHAIN_BELOW, 1)
+        hi = f.astype(np.int64) + CHAIN_ABOVE
+        strikes = (lo[:, None] + np.arange(int((hi - lo).max()) + 1)).astype(float)
+        vols = vix_call_vols(d, rows[:, None], t[:, None], strikes, f[:, None], self.comp)
+        prices = vix_call_prices(f[:, None], strikes, t[:, None], d.rate[rows][:, None], vols)
+        halves = np.maximum(self.costs.vix_option_half_spread * self.scale[rows][:, None], 0.05 * prices)
+        bid, ask = np.maximum(prices - halves, 0.0), prices + halves
+        for a in (strikes, bid, ask, prices):
+            a.flags.writeable = False
+        stop = (prices < 0.05) | (strikes > hi[:, None])
+        ends = np.where(stop.any(axis=1), stop.argmax(axis=1), strikes.shape[1]).tolist()
+        for r, (i, j, end) in enumerate(zip(rows.tolist(), cols.tolist(), ends, strict=True)):
+            expiry = d.vx.expiry[j].astype(object)
+            chains[i].append((expiry, strikes[r, :end], bid[r, :end], ask[r, :end], prices[r, :end]))
+        return chains
+
+    def _leg_models(self) -> list[list[tuple[CondorTrade, float, np.ndarray]]]:
+        """Per day, each open condor with its time to expiry (years) and its four legs' model vols. The vol model
+        runs once over every (day, condor) pair; only Black-Scholes greeks, which need each leg's own numbers,
+        are left to the day."""
+        d, q = self.d, self.cfg.condor.dividend_yield
+        rows, trades, years, forwards = [], [], [], []
+        for i, open_now in enumerate(self._open_by_day):
+            spot, r = float(d.spx[i]), float(d.rate[i])
+            for trade in open_now:
+                t = max((trade.expiry.astype(object) - self.dates[i]).days / DAYS, 1e-6)
+                rows.append(i)
+                trades.append(trade)
+                years.append(t)
+                forwards.append(spot * math.exp((r - q) * t))
+        out: list[list[tuple[CondorTrade, float, np.ndarray]]] = [[] for _ in range(d.n)]
+        if not rows:
+            return out
+        at = np.array(rows)
+        t = np.array(years)
+        atm = atm_vol(tuple(x[at] for x in self.engine.points), t)
+        strikes = np.array([trade.strikes for trade in trades], dtype=float)
+        vols = smile_vol(
+            atm[:, None], strikes, np.array(forwards)[:, None], t[:, None], d.skew[at][:, None], self.engine.p
+        )
+        for i, trade, tt, row in zip(rows, trades, years, vols, strict=True):
+            out[i].append((trade, tt, row))
+        return out
 
     def _legs(self, i: int, now: dt.datetime) -> tuple:
         """The condor legs open at the close of day i, quoted and with model greeks (the backtest's 'broker')."""
         d, cfg = self.d, self.cfg.condor
         legs = []
         spot, r, q = float(d.spx[i]), float(d.rate[i]), cfg.dividend_yield
-        points = tuple(np.array([x[i]]) for x in self.engine.points)
         half = self.costs.option_half_spread * self.scale[i]
-        for trade in self._open_by_day[i]:
-            expiry = trade.expiry.astype(object)
-            t = max((expiry - self.dates[i]).days / DAYS, 1e-6)
-            atm = float(atm_vol(points, np.array([t]))[0])
-            fwd = spot * math.exp((r - q) * t)
+        for trade, t, vols in self._leg_model[i]:
             entry = self._entry_prices[id(trade)]
+            contracts = self._contracts[id(trade)]
             for k, (strike, right) in enumerate(zip(trade.strikes, _RIGHTS, strict=True)):
-                vol = float(
-                    smile_vol(
-                        np.array(atm), np.array(strike), np.array(fwd), np.array(t), d.skew[i : i + 1], self.engine.p
-                    )[0]
-                )
+                vol = float(vols[k])
                 g = bs_greeks(spot, strike, t, r, vol, right, q)
-                sign = 1 if k in (0, 3) else -1
                 legs.append(
                     OptionLeg(
-                        contract=OptionContract("SPX", expiry, float(strike), right),
-                        quantity=sign * trade.quantity,
+                        contract=contracts[k],
+                        quantity=(1 if k in (0, 3) else -1) * trade.quantity,
                         avg_cost=float(entry[k]) * 100.0,
                         quote=Quote(bid=max(g.price - half, 0.0), ask=g.price + half, last=g.price, at=now),
                         greeks=ModelGreeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
@@ -19,10 +20,11 @@ from bot.backtest.alvh import (
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
 from bot.backtest.hedges import vix_call_prices, vix_call_vols
-from bot.backtest.volmodel import DAYS
+from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
-from bot.domain.market import Quote, VixOptionQuote
+from bot.domain.market import ModelGreeks, OptionContract, OptionLeg, Quote, VixOptionQuote
+from bot.pricing.black_scholes import bs_greeks
 from bot.signals.inputs import DailySeries
 
 from .synth import make_data_dir
@@ -80,3 +82,42 @@ def test_history_windows_share_their_first_bar_and_hold_at_least_history_bars() 
         assert window.dates == days[lo:k] and np.array_equal(window.values, series.values[lo:k])
         firsts.add(window.dates[0])
     assert len(firsts) <= 1500 // HISTORY_BLOCK + 1  # the first bar moves in blocks: the signal caches extend
+
+
+def _eager_legs(sim: _Simulator, i: int) -> tuple[OptionLeg, ...]:
+    """The condor legs as they were built before the vol model was vectorised: one leg at a time."""
+    d, now, q = sim.d, sim.now(i), sim.cfg.condor.dividend_yield
+    spot, r = float(d.spx[i]), float(d.rate[i])
+    half = sim.costs.option_half_spread * sim.scale[i]
+    legs = []
+    for trade in (
+        t for t in sim.condor.trades if t.entry <= i <= (t.exit if t.reason == "open_at_end" else t.exit - 1)
+    ):
+        expiry = trade.expiry.astype(object)
+        t = max((expiry - sim.dates[i]).days / DAYS, 1e-6)
+        atm = float(atm_vol(tuple(np.array([x[i]]) for x in sim.engine.points), np.array([t]))[0])
+        fwd = spot * math.exp((r - q) * t)
+        entry = sim.engine.leg_values(np.array([trade.entry]), trade.expiry, np.array(trade.strikes))[0]
+        for k, (strike, right) in enumerate(zip(trade.strikes, ("P", "P", "C", "C"), strict=True)):
+            args = (np.array(atm), np.array(strike), np.array(fwd), np.array(t), d.skew[i : i + 1], sim.engine.p)
+            vol = float(smile_vol(*args)[0])
+            g = bs_greeks(spot, strike, t, r, vol, right, q)
+            legs.append(
+                OptionLeg(
+                    contract=OptionContract("SPX", expiry, float(strike), right),
+                    quantity=(1 if k in (0, 3) else -1) * trade.quantity,
+                    avg_cost=float(entry[k]) * 100.0,
+                    quote=Quote(bid=max(g.price - half, 0.0), ask=g.price + half, last=g.price, at=now),
+                    greeks=ModelGreeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot),
+                )
+            )
+    return tuple(legs)
+
+
+def test_the_vectorised_leg_model_equals_the_leg_by_leg_one_every_day(sim: _Simulator) -> None:
+    held = 0
+    for i in range(sim.d.n):
+        legs = sim.snapshot(i).legs
+        assert legs == _eager_legs(sim, i), f"day {i}"
+        held += len(legs)
+    assert held > 0

@@ -16,7 +16,7 @@ from bot.settings.signals import SignalSettings
 from bot.signals.evaluate import evaluate_signals
 from bot.signals.inputs import DailySeries, SignalInputs, SignalMemory, Timed
 from bot.signals.sessions import sessions_in
-from bot.sizing import _business_days
+from bot.sizing import _business_days, _last_common
 from bot.vx_calendar import business_days_between
 
 AT = dt.datetime(2018, 2, 5, 21, 20, tzinfo=dt.UTC)
@@ -190,3 +190,37 @@ def test_the_next_day_steps_the_cache_and_another_history_recomputes(monkeypatch
     fresh, _ = evaluate_signals(_day_inputs(days, vix_fixed, ratio_fixed, 310), latch, SignalSettings())
     assert votes == fresh
     assert moved is not memory
+
+
+# ---- betas: the last common dates from the tails only ---------------------------------------------------------
+
+
+def _all_common(x: DailySeries, y: DailySeries, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The straightforward alignment: every common date, then the last m."""
+    common = sorted(set(x.dates) & set(y.dates))[-m:]
+    ix = {d: i for i, d in enumerate(x.dates)}
+    iy = {d: i for i, d in enumerate(y.dates)}
+    return np.array([x.values[ix[d]] for d in common]), np.array([y.values[iy[d]] for d in common])
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(0, 10_000),
+    st.integers(0, 300),
+    st.integers(0, 300),
+    st.floats(0.0, 0.95),
+    st.integers(1, 80),
+)
+def test_last_common_dates_equal_the_full_intersection(seed: int, nx: int, ny: int, gaps: float, m: int) -> None:
+    rng = np.random.default_rng(seed)
+    pool = [START + dt.timedelta(days=i) for i in range(400)]
+
+    def sparse(n: int) -> DailySeries:
+        keep = sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))
+        keep = [i for i in keep if rng.random() >= gaps] or keep[:1]
+        return DailySeries(tuple(pool[i] for i in keep), rng.normal(size=len(keep)))
+
+    x, y = sparse(nx), sparse(ny)
+    for a, b in ((x, y), (x, x), (y, x)):
+        got, want = _last_common(a, b, m), _all_common(a, b, m)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
