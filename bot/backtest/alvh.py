@@ -37,7 +37,7 @@ from bot.backtest.hedges import (
     vix_call_price,
     vix_call_prices,
     vix_call_vol,
-    vix_call_vols,
+    vix_call_vols_rows,
 )
 from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
@@ -391,7 +391,7 @@ class _Simulator:
         lo = np.maximum(f.astype(np.int64) - CHAIN_BELOW, 1)
         hi = f.astype(np.int64) + CHAIN_ABOVE
         strikes = (lo[:, None] + np.arange(int((hi - lo).max()) + 1)).astype(float)
-        vols = vix_call_vols(d, rows[:, None], t[:, None], strikes, f[:, None], self.comp)
+        vols = vix_call_vols_rows(d, rows[:, None], t[:, None], strikes, f[:, None], self.comp)
         prices = vix_call_prices(f[:, None], strikes, t[:, None], d.rate[rows][:, None], vols)
         halves = np.maximum(self.costs.vix_option_half_spread * self.scale[rows][:, None], 0.05 * prices)
         bid, ask = np.maximum(prices - halves, 0.0), prices + halves

@@ -156,25 +156,37 @@ def vixy_leg(data: MarketData, target: np.ndarray, costs: CostSettings, band: fl
 
 
 def vix_call_vols(
-    data: MarketData,
-    i: int | np.ndarray,
-    t: float | np.ndarray,
-    strikes: np.ndarray,
-    forward: float | np.ndarray,
-    comp: CompetitorSettings,
+    data: MarketData, i: int, t: float, strikes: np.ndarray, forward: float, comp: CompetitorSettings
 ) -> np.ndarray:
     """Black-76 vols for VIX calls of one expiry: VVIX (or its fallback before 2007) is the 30-day vol of spot VIX;
     a future further out moves less, so the ATM vol decays with tenor like a mean-reverting VIX
-    (`vvix_term_decay` per year, normalised at 30 days), plus an upward call skew.
-    `i`, `t` and `forward` may also be arrays (one row per day and expiry, shaped to broadcast against `strikes`),
-    which prices many chains at once with the same element-wise arithmetic."""
-    vvix = np.asarray(data.vvix[i], dtype=float)
+    (`vvix_term_decay` per year, normalised at 30 days), plus an upward call skew."""
+    vvix = data.vvix[i] if np.isfinite(data.vvix[i]) else comp.vvix_fallback
+    k = comp.vvix_term_decay
+    tt = max(t, 1.0 / DAYS)
+    damp = ((1 - np.exp(-k * tt)) / (k * tt)) / ((1 - np.exp(-k * 30 / DAYS)) / (k * 30 / DAYS))
+    atm = vvix / 100.0 * np.sqrt(max(damp, 0.2))
+    return atm * np.maximum(1.0 + comp.vix_call_skew * np.log(np.asarray(strikes, dtype=float) / forward), 0.5)
+
+
+def vix_call_vols_rows(
+    data: MarketData,
+    rows: np.ndarray,
+    t: np.ndarray,
+    strikes: np.ndarray,
+    forward: np.ndarray,
+    comp: CompetitorSettings,
+) -> np.ndarray:
+    """`vix_call_vols` for many (day, expiry) rows at once: `rows`, `t` and `forward` are columns (shape (n, 1))
+    against a strike matrix (n, k). The same element-wise arithmetic, so the same numbers (tested); kept apart
+    from the scalar form, which the daily hedge legs call thousands of times and which numpy would slow down."""
+    vvix = data.vvix[rows]
     vvix = np.where(np.isfinite(vvix), vvix, comp.vvix_fallback)
     k = comp.vvix_term_decay
     tt = np.maximum(t, 1.0 / DAYS)
     damp = ((1 - np.exp(-k * tt)) / (k * tt)) / ((1 - np.exp(-k * 30 / DAYS)) / (k * 30 / DAYS))
     atm = vvix / 100.0 * np.sqrt(np.maximum(damp, 0.2))
-    return atm * np.maximum(1.0 + comp.vix_call_skew * np.log(np.asarray(strikes, dtype=float) / forward), 0.5)
+    return atm * np.maximum(1.0 + comp.vix_call_skew * np.log(strikes / forward), 0.5)
 
 
 def vix_call_vol(data: MarketData, i: int, t: float, strike: float, forward: float, comp: CompetitorSettings) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -19,7 +20,7 @@ from bot.backtest.alvh import (
 )
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
-from bot.backtest.hedges import vix_call_prices, vix_call_vols
+from bot.backtest.hedges import vix_call_prices, vix_call_vols, vix_call_vols_rows
 from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
@@ -121,3 +122,19 @@ def test_the_vectorised_leg_model_equals_the_leg_by_leg_one_every_day(sim: _Simu
         assert legs == _eager_legs(sim, i), f"day {i}"
         held += len(legs)
     assert held > 0
+
+
+def test_vix_call_vols_by_rows_equal_the_one_expiry_form(sim: _Simulator) -> None:
+    d, comp = sim.d, sim.comp
+    rng = np.random.default_rng(3)
+    vvix = d.vvix.copy()
+    vvix[rng.random(d.n) < 0.3] = np.nan  # days without VVIX take the fallback
+    data = dataclasses.replace(d, vvix=vvix)
+    rows = rng.integers(0, d.n, 200)
+    t = rng.uniform(-0.01, 0.4, 200)  # including expired and same-day tenors (floored at one day)
+    forward = rng.uniform(9.0, 60.0, 200)
+    strikes = np.floor(forward)[:, None] - 3 + np.arange(44)
+    batch = vix_call_vols_rows(data, rows[:, None], t[:, None], strikes, forward[:, None], comp)
+    for r in range(200):
+        one = vix_call_vols(data, int(rows[r]), float(t[r]), strikes[r], float(forward[r]), comp)
+        assert np.array_equal(batch[r], one)
