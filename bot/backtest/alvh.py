@@ -191,6 +191,7 @@ class _Simulator:
         }
         self._leg_model = self._leg_models()
         self._chains = self._call_chains()
+        self._curves = self._listed_curves()
         self._history = _History(data)
 
     # ---- prices ----------------------------------------------------------------------------------------------
@@ -344,12 +345,8 @@ class _Simulator:
         def two_sided(mid: float, half: float) -> Quote:
             return Quote(bid=max(mid - half, 0.0), ask=mid + half, last=mid, at=now)
 
-        points = []
-        listed = np.flatnonzero((d.vx.expiry > d.dates[i]) & np.isfinite(d.vx.settle[i]))
-        for j in listed:
-            f = float(d.vx.settle[i, j])
-            expiry = d.vx.expiry[j].astype(object)
-            points.append(VxPoint(expiry, two_sided(f, self.costs.vx_half_spread * self.scale[i])))
+        half = self.costs.vx_half_spread * self.scale[i]
+        points = [VxPoint(expiry, two_sided(f, half)) for expiry, f in self._curves[i]]
         vixy = None
         if math.isfinite(self.vixy_px[i]):
             px = float(self.vixy_px[i])
@@ -373,6 +370,16 @@ class _Simulator:
             hedges=hedges,
             net_liquidation=net_liq,
         )
+
+    def _listed_curves(self) -> list[list[tuple[dt.date, float]]]:
+        """Per day, (expiry, settle) of every contract listed after that day's close that has a settle."""
+        d = self.d
+        listed = (d.vx.expiry[None, :] > d.dates[:, None]) & np.isfinite(d.vx.settle)
+        expiries = [e.astype(object) for e in d.vx.expiry]
+        curves: list[list[tuple[dt.date, float]]] = [[] for _ in range(d.n)]
+        for i, j in zip(*(x.tolist() for x in np.nonzero(listed)), strict=True):
+            curves[i].append((expiries[j], float(d.vx.settle[i, j])))
+        return curves
 
     def _call_chains(self) -> list[list[ChainBlock]]:
         """Every day's model VIX calls, priced in one vectorised pass, as `VixCallChain` blocks (expiry, strikes,

@@ -245,7 +245,8 @@ class VixCallChain(Sequence[VixOptionQuote]):
             cols = [np.asarray(x, dtype=float) for x in (bid, ask, last)]
             if k.ndim != 1 or any(c.shape != k.shape for c in cols):
                 raise ValueError(f"VixCallChain {expiry}: strikes, bid, ask and last must be 1-d of one length")
-            if not (np.all(np.isfinite(k)) and np.all(k > 0) and np.all(np.diff(k) > 0)):
+            # strictly increasing (a NaN fails the comparison) from a positive first to a finite last strike
+            if len(k) and not (k[0] > 0 and math.isfinite(k[-1]) and bool((k[1:] > k[:-1]).all())):
                 raise ValueError(f"VixCallChain {expiry}: strikes must be finite, positive and strictly increasing")
             if expiry in self._by_expiry:
                 raise ValueError(f"VixCallChain: expiry {expiry} given twice; pass one block per expiry")

@@ -24,7 +24,7 @@ from bot.backtest.hedges import vix_call_prices, vix_call_vols, vix_call_vols_ro
 from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
-from bot.domain.market import ModelGreeks, OptionContract, OptionLeg, Quote, VixOptionQuote
+from bot.domain.market import ModelGreeks, OptionContract, OptionLeg, Quote, VixOptionQuote, VxCurve, VxPoint
 from bot.pricing.black_scholes import bs_greeks
 from bot.signals.inputs import DailySeries
 
@@ -138,3 +138,16 @@ def test_vix_call_vols_by_rows_equal_the_one_expiry_form(sim: _Simulator) -> Non
     for r in range(200):
         one = vix_call_vols(data, int(rows[r]), float(t[r]), strikes[r], float(forward[r]), comp)
         assert np.array_equal(batch[r], one)
+
+
+def test_the_precomputed_curve_equals_the_day_by_day_one(sim: _Simulator) -> None:
+    d = sim.d
+    for i in range(d.n):
+        now, half = sim.now(i), sim.costs.vx_half_spread * sim.scale[i]
+        listed = np.flatnonzero((d.vx.expiry > d.dates[i]) & np.isfinite(d.vx.settle[i]))
+        eager = []
+        for j in listed:
+            f = float(d.vx.settle[i, j])
+            quote = Quote(bid=max(f - half, 0.0), ask=f + half, last=f, at=now)
+            eager.append(VxPoint(d.vx.expiry[j].astype(object), quote))
+        assert sim.snapshot(i).curve == VxCurve(tuple(eager)), f"day {i}"
