@@ -84,7 +84,7 @@ async def _run(start: dt.datetime, stop_at: dt.datetime, tmp: Path, *, find: boo
                 cycles = engine.summary.cycles
                 sent_at = time.time()
                 sim.call(lambda s: s.step())
-                await _until(lambda c=cycles: engine.summary.cycles > c, 0.5)
+                await _until(lambda c=cycles: engine.summary.cycles > c, 0.1)
                 if find and engine.state.layers.get(LayerId.NEAR_TERM).phase is LayerPhase.ACTIVE:
                     return t, None
                 if not find and await _until(lambda: log.exists() and '"place"' in log.read_text(), 0.05):

@@ -77,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _num(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, int | float) else "-"
+
+
 def render(s: dict[str, Any]) -> str:
     ts = s["trading_state"]
     lines = [
@@ -98,15 +102,21 @@ def render(s: dict[str, Any]) -> str:
     votes = ", ".join(f"{v['name']}={v['vote']}" for v in s["votes"])
     lines.append(f"votes: {votes or '(none)'}")
     book = s["book"] or {}
-    lines += ["", f"book: {book.get('condors', 0)} condor(s), V_IC {book.get('v_ic')}, E_VIX {book.get('e_vix')}"]
+    lines += [
+        "",
+        f"book: {book.get('condors', 0)} condor(s), V_IC {_num(book.get('v_ic'))} $/vol pt, E_VIX "
+        f"{_num(book.get('e_vix'))} $/VIX pt",
+    ]
     for st in book.get("structures", []):
         be = " / ".join(f"{x:g}" for x in st.get("break_evens", []))
         lines.append(
-            f"  {st['label']} x{st['quantity']}  break-evens {be or '-'}  DTE {st.get('dte')}  vega {st.get('vega')}"
-            f"  theta {st.get('theta')}  P&L {money(st.get('pnl'))}"
+            f"  {st['label']} x{st['quantity']}  break-evens {be or '-'}  DTE {st.get('dte')}"
+            f"  vega {_num(st.get('vega'))}  theta {_num(st.get('theta'))}  P&L {money(st.get('pnl'))}"
         )
     lines += ["", "hedges:"]
-    lines += [f"  {h['instrument']} {h['quantity']:+d}  mark {h.get('mark')}" for h in s["hedges"]] or ["  (none)"]
+    lines += [f"  {h['instrument']} {h['quantity']:+d}  mark {_num(h.get('mark'))}" for h in s["hedges"]] or [
+        "  (none)"
+    ]
     pnl = s["pnl"] or {}
     lines.append(
         f"P&L: hedge {money(pnl.get('hedge_total'))}, condors {money(pnl.get('condors'))}, net {money(pnl.get('net'))}"

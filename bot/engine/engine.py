@@ -21,7 +21,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,9 @@ from bot.engine.simhost import SimHost
 from bot.engine.snapshot import Instruments, build_snapshot, hedge_instrument, hedge_positions, spec_expiry
 from bot.engine.state_codec import restore_state
 from bot.engine.status import status_path, write_status
-from bot.engine.timeline import Timeline, money, votes_summary
+from bot.engine.summary import RunSummary, print_summary
+from bot.engine.timeline import Timeline, money, num, votes_summary
+from bot.engine.trades import describe_intent, describe_outcome, groups_of, trade_key
 from bot.execution import ExecutionOutcome, Executor
 from bot.journal import IntentConflict, IntentRecord, IntentStatus, Journal, JournalError, NotSendable
 from bot.journal.execution_adapter import JournalExecutionAdapter
@@ -61,7 +63,7 @@ from bot.logs import get_logger
 from bot.risk import AnomalyMonitor, HaltReason, RiskContext, TradingState, check_intent, market_open
 from bot.risk import Quote as RiskQuote
 from bot.signals.loaders import load_signal_files
-from bot.signals.sessions import NEW_YORK, session_date
+from bot.signals.sessions import session_date
 from bot.strategy import CoreSettings, decide
 
 log = get_logger("bot.engine")
@@ -80,18 +82,6 @@ OTHER_HISTORY = "1 Y"
 
 class EngineError(Exception):
     """A start-up problem a person must fix (account guard, gateway unreachable, unusable journal)."""
-
-
-@dataclasses.dataclass
-class RunSummary:
-    """What the end-of-run summary reports."""
-
-    transitions: list[tuple[dt.datetime, str]] = dataclasses.field(default_factory=list)
-    cycles: int = 0
-    intents: int = 0
-    orders: int = 0
-    fills: int = 0
-    denials: int = 0
 
 
 class Engine:
@@ -160,7 +150,14 @@ class Engine:
     async def run(self) -> int:
         """Start, loop until a signal or the scenario's end, shut down cleanly. Returns the exit code."""
         loop = asyncio.get_running_loop()
-        await self._start()
+        try:
+            await self._start()
+        except BaseException:  # e.g. the account guard refused: close what was opened, send nothing
+            if self.broker is not None:
+                await self.broker.close()
+            if self.journal is not None:
+                self.journal.close()
+            raise
         if self.sim is not None and self.sim.thread.simulator is not None:
             server = self.sim.thread.simulator.server
             server.on_end = lambda: loop.call_soon_threadsafe(self.ended.set)
@@ -603,21 +600,19 @@ class Engine:
 
     def _session_line(self, day: dt.date) -> None:
         """One line per closed session: the closes, the votes, the layers and P&L."""
-        h = self.history.closes
-        vix = h["vix"].get(day)
+        vix = self.history.closes["vix"].get(day)
         decision = self._last_decision
-        votes = votes_summary(json.loads(decision.record.to_json())["votes"]) if decision else "no decision yet"
+        votes = votes_summary([v.to_dict() for v in decision.record.votes]) if decision else "no decision yet"
         f1 = f2 = None
         if decision is not None:
-            curve = {p.expiry.isoformat(): p.quote for p in decision.record.snapshot.curve.points}
-            f1 = curve_values_from(curve, day, 1)
-            f2 = curve_values_from(curve, day, 2)
+            p1, p2 = (decision.record.snapshot.curve.nth(day, n) for n in (1, 2))
+            f1, f2 = (p.quote.value() if p else None for p in (p1, p2))
         layers = " ".join(f"L{int(s.layer)}:{s.phase.value}" for s in self.state.layers.layers)
         pnl = self._pnl()
         self.timeline.emit(
             "close",
             dt.datetime.combine(day, dt.time(21, 15), dt.UTC),
-            f"VIX {fmt(vix)} F1 {fmt(f1)} F2 {fmt(f2)} | {votes} | {layers} | hedge {money(pnl['hedge_total'])} "
+            f"VIX {num(vix)} F1 {num(f1)} F2 {num(f2)} | {votes} | {layers} | hedge {money(pnl['hedge_total'])} "
             f"condors {money(pnl['condors'])} net {money(pnl['net'])}",
             vix=vix,
             f1=f1,
@@ -839,10 +834,14 @@ class Engine:
         assert self.journal is not None
         out = []
         retry_after = (IntentStatus.CANCELLED, IntentStatus.EXPIRED, IntentStatus.WITHDRAWN)
+        done = (IntentStatus.FILLED, IntentStatus.REJECTED, IntentStatus.DENIED)
         for intent in intents:
             current: Intent | None = intent
             for n in range(1, MAX_ATTEMPTS + 2):
                 rec = self.journal.get_intent(current.id)  # type: ignore[union-attr]
+                if rec is not None and rec.status in done:
+                    current = None  # filled (positions lag), rejected or denied: nothing to act on
+                    break
                 if rec is None or rec.status not in retry_after:
                     break
                 if n > MAX_ATTEMPTS:
@@ -879,6 +878,9 @@ class Engine:
             if trade_key(rec.intent) not in wanted and rec.id not in self._inflight:
                 journal.withdraw(rec.id, "the current plan no longer wants this trade")
                 self.timeline.emit("withdrawn", now, f"{rec.id}: no longer planned; it will not be sent")
+        for rec in journal.list_intents([IntentStatus.SUBMITTING, IntentStatus.WORKING]):
+            if trade_key(rec.intent) in wanted and self._retryable(rec) and self.broker and self.broker.is_ready:
+                self._spawn([rec.intent], now, count=False)  # approved and submitted, refused or interrupted: resume
         for intent in self._accepted(intents, snapshot, now, trading):
             if intent.id in self._inflight or trade_key(intent) in asked:
                 continue
@@ -1064,7 +1066,7 @@ class Engine:
             "pid": os.getpid(),
             "mode": self.mode,
             "account": mask_account(self.account.account if self.account else None),
-            "broker": self.broker.state.value if self.broker else "closed",
+            "broker": self.broker.state.value if self.broker and running else "closed",
             "simulator": self.sim.market.info.name if self.sim else None,
             "trading_state": {"state": trading_rec.state.value, "reason": trading_rec.reason, "by": trading_rec.set_by},
             "regime": record.get("regime"),
@@ -1084,68 +1086,8 @@ class Engine:
             self._say("status-file", "warning", f"cannot write the status file: {exc}")
 
     def _print_summary(self) -> None:
-        tl = self.timeline
-        s = self.summary
-        pnl = self._pnl()
-        tl.text("")
-        tl.text("=== summary ===")
-        tl.text(f"cycles {s.cycles}, intents {s.intents}, risk denials {s.denials}, orders {s.orders}, fills {s.fills}")
-        tl.text("layers:")
-        if not s.transitions:
-            tl.text("  (no layer transitions)")
-        for at, text in s.transitions:
-            tl.text(f"  {at.astimezone(NEW_YORK):%Y-%m-%d %H:%M} ET  {text}")
-        final = ", ".join(f"L{int(x.layer)} {x.phase.value}" for x in self.state.layers.layers)
-        tl.text(f"final layers: {final}")
-        tl.text(
-            f"hedge P&L {money(pnl['hedge_total'])} (realized {money(pnl['hedge_realized'])}, open "
-            f"{money(pnl['hedge_unrealized'])}; call premium harvested {money(pnl['harvested'])})"
-        )
-        tl.text(f"condor P&L {money(pnl['condors'])}")
-        tl.text(f"net {money(pnl['net'])}")
-        if tl.json_lines:
-            tl.emit("summary", self.clock.now(), "run summary", **dataclasses.asdict(s), pnl=pnl)
+        print_summary(self.timeline, self.summary, self.state.layers, self._pnl(), self.clock.now())
 
 
 async def _one(executor: Executor, intent: Intent) -> list[ExecutionOutcome]:
     return [await executor.execute(intent)]
-
-
-def groups_of(intents: Iterable[Intent]) -> list[list[Intent]]:
-    """Intents grouped by `group` (a roll's close and open travel together); ungrouped ones alone, order kept."""
-    groups: dict[str, list[Intent]] = {}
-    for intent in intents:
-        groups.setdefault(intent.group or intent.id, []).append(intent)
-    return list(groups.values())
-
-
-def trade_key(intent: Intent) -> tuple[int, str, bool]:
-    """What a person approves in substance: this layer adding (or reducing) exposure in this direction.
-
-    Not the instrument or the quantity: the core re-sizes every cycle and may switch a layer between equivalent
-    wrappers (VXM and VIXY), and a question that changed under the person's eyes could never be answered. The
-    approved content is what is sent (re-checked against current prices and risk first); the next plan corrects
-    any difference after the fill."""
-    return int(intent.layer), intent.side.value, intent.opens_position
-
-
-def describe_intent(intent: Intent) -> str:
-    limit = f" lmt {intent.price.limit:.2f} (mid {intent.price.reference:.2f})" if intent.price else ""
-    return f"L{int(intent.layer)} {intent.side.value} {intent.quantity} {intent.instrument.key}{limit} [{intent.id}]"
-
-
-def describe_outcome(o: ExecutionOutcome) -> str:
-    price = f" avg {o.average_price:.2f}" if o.average_price else ""
-    filled = f"filled {o.filled:g}/{o.quantity:g}{price}"
-    return f"{o.intent_id}: {o.kind.value}, {filled} in {o.orders_sent} order(s); {o.reason}"
-
-
-def fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
-def curve_values_from(curve: dict[str, Any], day: dt.date, n: int) -> float | None:
-    listed = sorted((dt.date.fromisoformat(k), q) for k, q in curve.items() if dt.date.fromisoformat(k) > day)
-    if len(listed) < n:
-        return None
-    return listed[n - 1][1].value()

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from bot.signals.sessions import NEW_YORK
 
 
-def _num(value: float | None, fmt: str = ".2f") -> str:
+def num(value: float | None, fmt: str = ".2f") -> str:
     return "-" if value is None or not math.isfinite(value) else format(value, fmt)
 
 

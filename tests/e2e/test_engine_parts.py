@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import re
 import stat
@@ -11,9 +12,10 @@ import pytest
 
 from bot.broker.types import ContractSpec, OptionGreeksTick, QuoteTick
 from bot.config import AppConfig
-from bot.domain.intents import HedgeKind
+from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
 from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState
 from bot.domain.state import StrategyState
+from bot.engine.engine import Engine
 from bot.engine.history import DailyHistory, session_close
 from bot.engine.marketdata import greeks_of, sanitise
 from bot.engine.pnl import HedgeLedger
@@ -21,6 +23,9 @@ from bot.engine.simhost import accelerated
 from bot.engine.snapshot import hedge_instrument
 from bot.engine.state_codec import StateRestoreError, restore_state, state_from_dict
 from bot.engine.status import read_status, write_status
+from bot.engine.timeline import Timeline
+from bot.engine.trades import groups_of, trade_key
+from bot.journal import Journal, fingerprint
 from bot.signals.inputs import SignalMemory
 
 from .helpers import check_no_duplicates
@@ -150,3 +155,44 @@ def test_the_duplicate_check_catches_overlapping_orders_and_overfills() -> None:
         check_no_duplicates(ok, {"a": 2})
     with pytest.raises(AssertionError, match="no such intent"):
         check_no_duplicates(ok, {})
+
+
+def _intent(ident: str, layer: LayerId = LayerId.NEAR_TERM, side: Side = Side.BUY, group: str | None = None) -> Intent:
+    inst = HedgeInstrument(HedgeKind.VXM, dt.date(2025, 2, 19))
+    return Intent(ident, layer, inst, side, 2, PriceGuidance(20.0, 20.3), "test", (), group, True)
+
+
+def test_a_trade_whose_attempt_ended_unfilled_is_retried_under_a_new_name(tmp_path) -> None:
+    d = tmp_path / "j"
+    d.mkdir(mode=0o700)
+    engine = Engine(AppConfig(), mode="paper", timeline=Timeline(io.StringIO()))
+    engine.journal = Journal.open(d / "alvh.sqlite")
+    try:
+        plan = _intent("alvh-L1e1-open-abc")
+        assert [i.id for i in engine._attempts([plan])] == ["alvh-L1e1-open-abc"]  # never tried: as planned
+        engine.journal.record_intent(plan, mode="paper", needs_approval=False)
+        assert [i.id for i in engine._attempts([plan])] == ["alvh-L1e1-open-abc"]  # planned, not finished
+        engine.journal.withdraw(plan.id, "test")
+        retry = engine._attempts([plan])
+        assert [i.id for i in retry] == ["alvh-L1e1-open-abc.r1"] and retry[0].quantity == plan.quantity
+        engine.journal.record_intent(retry[0], mode="paper", needs_approval=False)
+        engine.journal.begin_submit(retry[0].id, fingerprint(retry[0]))
+        engine.journal.record_outcome(retry[0].id, "unfilled", filled=0, quantity=2, average_price=None,
+                                      orders_sent=4, reason="ladder done")  # fmt: skip
+        assert [i.id for i in engine._attempts([plan])] == ["alvh-L1e1-open-abc.r2"]
+        engine.journal.record_intent(_intent("alvh-L1e1-open-abc.r2"), mode="paper", needs_approval=True,
+                                     pending_expiry_s=60, approved_ttl_s=60)  # fmt: skip
+        engine.journal.reject("alvh-L1e1-open-abc.r2", by="person")
+        assert engine._attempts([plan]) == []  # a person's rejection is not retried under yet another name
+    finally:
+        engine.journal.close()
+
+
+def test_intents_are_grouped_and_keyed_by_what_a_person_approves() -> None:
+    close = _intent("c", group="roll-1", side=Side.SELL)
+    opening = _intent("o", group="roll-1")
+    alone = _intent("a")
+    assert groups_of([close, alone, opening]) == [[close, opening], [alone]]
+    assert trade_key(_intent("x")) == trade_key(_intent("y"))  # quantity and id do not change the question
+    assert trade_key(_intent("x")) != trade_key(_intent("x", side=Side.SELL))
+    assert trade_key(_intent("x")) != trade_key(_intent("x", layer=LayerId.MID_CURVE))
