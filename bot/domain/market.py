@@ -164,6 +164,8 @@ class VxCurve:
     """The VX futures curve, nearest expiry first. Expired points (expiry < today) are skipped by `listed`."""
 
     points: tuple[VxPoint, ...] = ()
+    # the last `listed` answer: one decision asks for F1/F2/F3 of the same day about ten times
+    _listed: tuple[dt.date, tuple[VxPoint, ...]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.points, key=lambda p: p.expiry))
@@ -174,7 +176,12 @@ class VxCurve:
 
     def listed(self, today: dt.date) -> tuple[VxPoint, ...]:
         """Contracts still trading on `today` (a contract trades on its final settlement morning only at the open)."""
-        return tuple(p for p in self.points if p.expiry > today)
+        cached = self._listed
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        listed = tuple(p for p in self.points if p.expiry > today)
+        object.__setattr__(self, "_listed", (today, listed))  # a cache of immutable data, not state
+        return listed
 
     def nth(self, today: dt.date, n: int) -> VxPoint | None:
         """F1 is n=1, F2 is n=2 ..."""

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.intents import HedgeInstrument, HedgeKind
-from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote
+from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote, VxCurve, VxPoint
 from bot.settings.signals import SignalSettings
 from bot.signals.evaluate import evaluate_signals
 from bot.signals.inputs import DailySeries, SignalInputs, SignalMemory, Timed
 from bot.signals.sessions import sessions_in
-from bot.sizing import _business_days, _last_common
+from bot.sizing import _business_days, _last_common, estimate_beta
 from bot.vx_calendar import business_days_between
 
 AT = dt.datetime(2018, 2, 5, 21, 20, tzinfo=dt.UTC)
@@ -224,3 +224,40 @@ def test_last_common_dates_equal_the_full_intersection(seed: int, nx: int, ny: i
     for a, b in ((x, y), (x, x), (y, x)):
         got, want = _last_common(a, b, m), _all_common(a, b, m)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def _reference_beta(xs: np.ndarray, ys: np.ndarray, pct: bool) -> tuple[float, float] | None:
+    """Slope and R^2 as `estimate_beta` computed them with np.diff and .mean() (before the slicing rewrite)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dx = np.diff(xs) / xs[:-1] if pct else np.diff(xs)
+        dy = np.diff(ys) / ys[:-1] if pct else np.diff(ys)
+    ok = np.isfinite(dx) & np.isfinite(dy)
+    dx, dy = dx[ok], dy[ok]
+    dxm, dym = dx - dx.mean(), dy - dy.mean()
+    sxx, syy, sxy = float(dxm @ dxm), float(dym @ dym), float(dxm @ dym)
+    return (sxy / sxx, sxy * sxy / (sxx * syy)) if sxx > 0 and syy > 0 else None
+
+
+@settings(max_examples=200)
+@given(st.integers(0, 10_000), st.booleans(), st.floats(0.0, 0.2))
+def test_beta_regression_equals_the_reference_arithmetic(seed: int, pct: bool, nan_share: float) -> None:
+    rng = np.random.default_rng(seed)
+    x = 15 + np.cumsum(rng.normal(0, 1, 62))
+    y = 0.8 * x + rng.normal(0, 0.5, 62)
+    x[rng.random(62) < nan_share] = np.nan
+    days = tuple(START + dt.timedelta(days=i) for i in range(62))
+    got = estimate_beta(
+        DailySeries(days, x), DailySeries(days, y), pct=pct, window=61, min_obs=2, min_r2=0.0,
+        bounds=(-1e9, 1e9), fallback=-99.0,
+    )  # fmt: skip
+    want = _reference_beta(x, y, pct)
+    assert (got.value, got.r2) == want if want is not None else got.source == "fallback"
+
+
+def test_the_curve_answers_each_day_from_its_own_points() -> None:
+    expiries = [dt.date(2018, 2, 14), dt.date(2018, 3, 21), dt.date(2018, 4, 18)]
+    curve = VxCurve(tuple(VxPoint(e, Quote(last=20.0 + k, at=AT)) for k, e in enumerate(expiries)))
+    for day in (dt.date(2018, 2, 1), dt.date(2018, 3, 1), dt.date(2018, 2, 1), dt.date(2018, 4, 18)):
+        assert curve.listed(day) == tuple(p for p in curve.points if p.expiry > day)
+    assert curve.nth(dt.date(2018, 3, 1), 1).expiry == expiries[1]
+    assert curve == VxCurve(curve.points)  # the cache takes no part in equality
