@@ -19,6 +19,7 @@ held shares converted accordingly. VIX options are offered only from their 2006-
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import math
@@ -537,10 +538,11 @@ class _History:
             for d, e, s in zip(root.macro_dates, root.macro_events, scheduled, strict=True)
         ]
         self._calendars: dict[int, MacroCalendar] = {}
+        self._unscheduled = sorted(day for day, e in self.events if not e.scheduled)
 
     def calendar(self, today: dt.date) -> MacroCalendar:
         """Scheduled events are public in advance; an unscheduled one exists only from its own date on."""
-        visible = sum(1 for day, e in self.events if not e.scheduled and day <= today)
+        visible = bisect.bisect_right(self._unscheduled, today)  # unscheduled events dated on or before today
         if visible not in self._calendars:
             events = tuple(e for day, e in self.events if e.scheduled or day <= today)
             self._calendars[visible] = MacroCalendar(events)

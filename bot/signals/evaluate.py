@@ -107,7 +107,7 @@ def _daily(
     if missing > max_missing:
         return n, None, f"{label} history ends {last}: {missing} sessions missing (limit {max_missing})"
     values = series.values[:n] if tail is None else series.values[max(0, n - tail) : n]
-    if not np.all(np.isfinite(values)):
+    if not np.isfinite(values).all():
         bad = int(np.sum(~np.isfinite(values)))
         return n, None, f"{label} history has {bad} non-finite value(s) among the bars used; fix the data source"
     return n, values, ""

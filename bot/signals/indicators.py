@@ -17,6 +17,7 @@ Conventions (they decide the numbers, so they are fixed here and tested):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,10 +186,15 @@ def macd_with_state(
 
 
 def zscore_last(window: np.ndarray) -> float:
-    """The z-score of the window's last value against the whole window (ddof=0); 0 for a flat window."""
-    mean = float(window.mean())
-    std = float(window.std())
-    return (float(window[-1]) - mean) / std if std > 1e-12 else 0.0
+    """The z-score of the window's last value against the whole window (ddof=0); 0 for a flat window.
+
+    Written out as numpy's own `mean()` and `std()` compute them (a pairwise sum divided by n; the root of the
+    mean squared deviation), bit for bit (tested), at a third of the cost: it runs twice per decision."""
+    n = len(window)
+    mean = np.add.reduce(window) / n
+    deviation = window - mean
+    std = math.sqrt(np.add.reduce(deviation * deviation) / n)
+    return (float(window[-1]) - float(mean)) / std if std > 1e-12 else 0.0
 
 
 def rolling_zscore(values: np.ndarray | list[float], window: int) -> np.ndarray:

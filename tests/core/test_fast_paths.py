@@ -14,6 +14,7 @@ from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote, VxCurve, VxPoint
 from bot.settings.signals import SignalSettings
 from bot.signals.evaluate import evaluate_signals
+from bot.signals.indicators import zscore_last
 from bot.signals.inputs import DailySeries, SignalInputs, SignalMemory, Timed
 from bot.signals.sessions import sessions_in
 from bot.sizing import _business_days, _last_common, estimate_beta
@@ -261,3 +262,13 @@ def test_the_curve_answers_each_day_from_its_own_points() -> None:
         assert curve.listed(day) == tuple(p for p in curve.points if p.expiry > day)
     assert curve.nth(dt.date(2018, 3, 1), 1).expiry == expiries[1]
     assert curve == VxCurve(curve.points)  # the cache takes no part in equality
+
+
+@settings(max_examples=300)
+@given(st.integers(2, 300), st.integers(0, 10_000), st.floats(-6, 6), st.floats(1e-9, 1e3))
+def test_zscore_last_equals_numpy_mean_and_std_bit_for_bit(n: int, seed: int, level: float, scale: float) -> None:
+    window = level + scale * np.random.default_rng(seed).normal(size=n)
+    mean, std = float(window.mean()), float(window.std())
+    expected = (float(window[-1]) - mean) / std if std > 1e-12 else 0.0
+    assert zscore_last(window) == expected
+    assert zscore_last(np.full(n, level)) == 0.0  # a flat window
