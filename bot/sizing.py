@@ -113,6 +113,8 @@ def _last_common(x: DailySeries, y: DailySeries, m: int) -> tuple[np.ndarray, np
     last m common dates are among them. A decision then costs O(m), not O(history)."""
     if x.dates[-m:] == y.dates[-m:]:  # the usual case: the same last m dates (or the same whole, shorter, series)
         return x.values[-m:], y.values[-m:]
+    if not x.dates or not y.dates:  # e.g. VIXY before its launch: nothing in common, nothing to search
+        return np.empty(0), np.empty(0)
     k = m
     while True:
         tail_x, tail_y = x.dates[-k:], y.dates[-k:]

@@ -151,6 +151,10 @@ def greeks_table(
         # SPX when fresh; otherwise each leg's own underlying from its (fresh) broker greeks
         und = np.full(n, spot) if spot is not None else np.where(finite(und_g) & (und_g > 0), und_g, np.nan)
         und_ok = finite(und) & (und > 0)
+        if complete.all() and leg_iv_ok.all() and und_ok.all():
+            # every contract has fresh, complete broker greeks with its own IV (the usual case): the rules below
+            # would pick the broker's numbers for all of them, so they are returned as they are
+            return GreeksTable(contracts, np.full(n, BROKER), d, gm, v, th, iv, mark, und)
         safe_und = np.where(und_ok, und, 1.0)
         if vix is not None:
             atm = vix / 100.0 * settings.atm_iv_per_vix

@@ -54,12 +54,12 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     qm, held = lay.qm, lay.held
     unknown_s = (held & ~table.known).any(axis=1)
     # unknown contracts carry NaN greeks: zero them for the product (their structures are reported unknown)
-    per_structure = qm @ np.nan_to_num(np.column_stack((table.delta, table.gamma, table.vega, table.theta)))
+    per_structure = qm @ _zero_missing(np.column_stack((table.delta, table.gamma, table.vega, table.theta)))
     delta_s, gamma_s, vega_s, theta_s = per_structure.T
     prices = _stress_prices(lay, table, t, spot, settings) if spot is not None else None
     marks = table.mark if prices is None else np.where(np.isfinite(table.mark), table.mark, prices[0])
     marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)
-    pnl_s = qm @ np.nan_to_num(marks) - lay.cost  # NaN when an average cost is unusable: reported as None
+    pnl_s = qm @ _zero_missing(marks) - lay.cost  # NaN when an average cost is unusable: reported as None
     scen_s = None
     if prices is not None:
         scen_s = np.maximum(((prices[1:] - prices[0]) @ qm.T).T, -lay.max_loss[:, None])
@@ -83,6 +83,11 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
         ),
         unknown=tuple(unknown),
     )
+
+
+def _zero_missing(values: np.ndarray) -> np.ndarray:
+    """`np.nan_to_num(values)`, skipped when every value is finite (the usual case; it costs more than the check)."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 
 def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, scen_s):

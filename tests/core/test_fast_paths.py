@@ -7,11 +7,15 @@ import math
 
 import numpy as np
 import pytest
+from alvh_core_fixtures import NOW, condor_legs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.book.greeks import BROKER, greeks_table
+from bot.book.report import _zero_missing
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote, VxCurve, VxPoint
+from bot.settings.book import BookSettings
 from bot.settings.signals import SignalSettings
 from bot.signals.evaluate import evaluate_signals
 from bot.signals.indicators import zscore_last
@@ -272,3 +276,31 @@ def test_zscore_last_equals_numpy_mean_and_std_bit_for_bit(n: int, seed: int, le
     expected = (float(window[-1]) - mean) / std if std > 1e-12 else 0.0
     assert zscore_last(window) == expected
     assert zscore_last(np.full(n, level)) == 0.0  # a flat window
+
+
+# ---- the book: broker greeks taken as they are -----------------------------------------------------------------
+
+
+def _table(legs: list, spot: float | None = 5500.0):
+    contracts = tuple(leg.contract for leg in legs)
+    strikes = np.array([c.strike for c in contracts])
+    is_call = np.array([c.right == "C" for c in contracts])
+    t = np.array([(c.expiry - NOW.date()).days / 365.0 for c in contracts])
+    return greeks_table(contracts, legs, strikes, is_call, t, NOW, BookSettings(), spot, 16.0)
+
+
+@pytest.mark.parametrize("spot", [5500.0, None])
+def test_all_broker_greeks_read_as_the_general_rules_read_them(spot: float | None) -> None:
+    expiry = NOW.date() + dt.timedelta(days=30)
+    legs = condor_legs(expiry, (5300.0, 5350.0, 5650.0, 5700.0), 2, with_greeks=True)
+    bare = condor_legs(expiry, (5200.0, 5250.0, 5750.0, 5800.0), 1, with_greeks=False)[:1]
+    fast = _table(legs, spot)  # every contract complete: the shortcut
+    general = _table(legs + bare, spot)  # one contract without greeks: the full rules, row by row
+    for name in ("source", "delta", "gamma", "vega", "theta", "iv", "mark", "und"):
+        assert np.array_equal(getattr(fast, name), getattr(general, name)[:4]), name
+    assert (fast.source == BROKER).all()
+
+
+def test_zero_missing_is_nan_to_num() -> None:
+    for values in (np.array([1.0, -2.0]), np.array([1.0, np.nan, np.inf]), np.empty(0)):
+        assert np.array_equal(_zero_missing(values), np.nan_to_num(values))
