@@ -21,6 +21,7 @@ reach a quantity: a need that cannot be computed makes the layer abstain (hold w
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable
@@ -312,11 +313,10 @@ def _fresh_mid(quote: Quote | None, snapshot: MarketSnapshot, s: SizingSettings)
 
 
 @cache
-def _cfe_session_days() -> np.ndarray:
-    """The sessions of the calendar `business_days_between` reads, as sorted numpy days, materialised once."""
-    days = vx_calendar._calendar().sessions.to_numpy().astype("datetime64[D]")
-    days.flags.writeable = False
-    return days
+def _cfe_session_ordinals() -> tuple[int, ...]:
+    """The sessions of the calendar `business_days_between` reads, as sorted day ordinals, materialised once."""
+    days = vx_calendar._calendar().sessions.to_numpy().astype("datetime64[D]").astype(object)
+    return tuple(day.toordinal() for day in days)
 
 
 @lru_cache(maxsize=64)
@@ -326,12 +326,12 @@ def _business_days(start: dt.date, end: dt.date) -> int:
     (and raises as it would)."""
     if end == start:
         return 0
-    days = _cfe_session_days()
+    days = _cfe_session_ordinals()
     lo, hi = (start, end) if end > start else (end, start)
-    first, last = np.datetime64(lo, "D") + 1, np.datetime64(hi, "D")
-    if not len(days) or first < days[0] or last > days[-1]:
+    first, last = lo.toordinal() + 1, hi.toordinal()  # sessions in (lo, hi]
+    if not days or first < days[0] or last > days[-1]:
         return business_days_between(start, end)
-    count = int(np.searchsorted(days, last, side="right") - np.searchsorted(days, first, side="left"))
+    count = bisect.bisect_right(days, last) - bisect.bisect_left(days, first)
     return count if end > start else -count
 
 
