@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     debounce, speed = TICK_DEBOUNCE_S, 1.0
     if config.broker.uses_simulator:
         journal = config.bot.journal_path
+        journal.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private before the orders log lands there
         archived = archive_journal(journal)
         try:
             sim = start_simulator(config, sim_orders_log(journal), faults)

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,7 +67,7 @@ from bot.strategy import CoreSettings, decide
 
 log = get_logger("bot.engine")
 
-TICK_DEBOUNCE_S = 5.0  # market seconds between two tick-driven cycles (a real gateway ticks VIX every few seconds)
+TICK_DEBOUNCE_S = 15.0  # market seconds between two tick-driven cycles (Cboe disseminates the VIX every 15 s)
 STATUS_EVERY_S = 0.25  # wall seconds between two status-file writes (each cycle would be too many at 20,000x)
 MISMATCH_CONFIRM_S = 3.0  # wall seconds a hedge-position mismatch must persist before it halts (fills vs positions lag)
 SHUTDOWN_WAIT_S = 5.0  # wall seconds a clean shutdown waits for ladders to see their cancels confirmed
@@ -142,7 +141,6 @@ class Engine:
         self._options_center: dict[dt.date, float] = {}
         self._options_task: asyncio.Task[None] | None = None
         self._generation = 0
-        self._prev_phases: dict[int, str] = {}
         self._condor_pnl: float | None = None
         self._vix_ticked_at: dt.datetime | None = None  # the last VIX change: the stale-data halt watches it
 
@@ -177,7 +175,6 @@ class Engine:
             raise EngineError(str(exc)) from None
         journal = self.journal
         self.state = restore_state(journal.last_decision())
-        self._prev_phases = {int(s.layer): s.phase.value for s in self.state.layers.layers}
         broker = Broker(cfg.broker, tuning=self.tuning, account=cfg.risk.trade_account)
         self.broker = broker
         try:
@@ -985,7 +982,7 @@ class Engine:
             journal.record_event("shutdown", "shutdown: no ladder was working", policy)
         if self._last_decision is not None and journal is not None:
             snapshot = self._last_decision.record.snapshot
-            self._write_status(snapshot, json.loads(self._last_decision.record.to_json()), None, running=False)
+            self._write_status(snapshot, self._last_decision.record.to_dict(), None, running=False)
         if broker is not None:
             await broker.close()
         self._print_summary()

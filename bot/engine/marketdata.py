@@ -95,9 +95,3 @@ class MarketData:
                 line.quote = dataclasses.replace(line.quote, at=at)
             if line.greeks is not None:
                 line.greeks = dataclasses.replace(line.greeks, at=at)
-
-    def forget_quotes(self) -> None:
-        """After a reconnect the old values describe a market we stopped seeing: drop them until new ticks come."""
-        for line in self._lines.values():
-            line.quote = None
-            line.greeks = None
