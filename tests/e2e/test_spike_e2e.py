@@ -109,3 +109,13 @@ def test_status_json_shows_layers_book_and_pnl(spike_run) -> None:
     assert status["pending_approvals"] == []
     assert status["trading_state"]["state"] in ("active", "reducing", "halted")
     assert set(status["pnl"]) >= {"hedge_total", "condors", "net"}
+
+
+def test_status_for_people_names_the_layers_and_the_trading_state(spike_run) -> None:
+    result = alvh("status", "--config", str(spike_run["config"]))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "not running" in text and "mode paper  account DU***567" in text
+    assert "trading state " in text and "layers:" in text
+    assert all(f"  L{n} " in text for n in (1, 2, 3))
+    assert "P&L: hedge" in text and "pending approvals: 0" in text
