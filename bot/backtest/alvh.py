@@ -10,7 +10,9 @@ the broker and the market around `decide`, once per trading day:
    order); it is counted and re-planned by the next decision;
 3. build the close-of-day-t snapshot (VIX family, SPX, the VX curve, a VIX call chain from the model, the condor
    legs open at that close with model greeks, the hedge positions, net liquidation) and the history strictly before
-   day t, and call `decide`. Its intents wait for day t+1.
+   day t, and call `decide`. Its intents wait for day t+1. What does not depend on the simulation (the listed VX
+   curve, the model VIX call chains, the condor legs' model vols) is computed for all days at once up front, and
+   the memory `decide` returns is passed back the next day, so its signal caches only step over the new bar.
 Unscheduled macro events (e.g. emergency FOMC cuts) become visible only on their date; scheduled ones are known.
 VIXY is shown to `decide` at an as-traded-like price (the data is on a 2026 split basis, in the hundreds of
 thousands in 2011): rebased to 100 at launch, with a synthetic 1:10 reverse split whenever it falls below 10,

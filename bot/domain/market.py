@@ -290,7 +290,7 @@ class VixCallChain(Sequence[VixOptionQuote]):
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"VixCallChain index {index} out of range ({n} quotes)")
-        pos = index % n if n else index
+        pos = index % n
         block = bisect.bisect_right(self._starts, pos) - 1
         return self._item(block, pos - self._starts[block])
 
