@@ -7,6 +7,7 @@ range, and a date outside it gives `None`, which callers turn into ABSTAIN).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import warnings
 from functools import cache, lru_cache
@@ -50,10 +51,17 @@ def sessions_in(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
     return tuple(d.astype(dt.date) for d in days[lo:hi])
 
 
+@cache
+def _session_ordinals() -> tuple[int, ...]:
+    """The sessions as sorted day ordinals: bisecting ints avoids converting each date to numpy (~5 us a call)."""
+    return tuple(int(day) for day in _sessions().astype(np.int64) + dt.date(1970, 1, 1).toordinal())
+
+
 @lru_cache(maxsize=8192)
 def _rank(day: dt.date, right: bool) -> int:
     """Sessions before `day` (left) or on or before `day` (right): a cached binary search."""
-    return int(np.searchsorted(_sessions(), np.datetime64(day, "D"), side="right" if right else "left"))
+    ordinal = day.toordinal()
+    return (bisect.bisect_right if right else bisect.bisect_left)(_session_ordinals(), ordinal)
 
 
 def sessions_strictly_between(earlier: dt.date, later: dt.date) -> int | None:

@@ -17,6 +17,7 @@ from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote, VxCurve, VxPoint
 from bot.settings.book import BookSettings
 from bot.settings.signals import SignalSettings
+from bot.signals import sessions
 from bot.signals.evaluate import evaluate_signals
 from bot.signals.indicators import zscore_last
 from bot.signals.inputs import DailySeries, SignalInputs, SignalMemory, Timed
@@ -304,3 +305,10 @@ def test_all_broker_greeks_read_as_the_general_rules_read_them(spot: float | Non
 def test_zero_missing_is_nan_to_num() -> None:
     for values in (np.array([1.0, -2.0]), np.array([1.0, np.nan, np.inf]), np.empty(0)):
         assert np.array_equal(_zero_missing(values), np.nan_to_num(values))
+
+
+@settings(max_examples=300)
+@given(st.dates(dt.date(1960, 1, 1), dt.date(2040, 12, 31)), st.booleans())
+def test_session_rank_equals_the_numpy_search(day: dt.date, right: bool) -> None:
+    want = int(np.searchsorted(sessions._sessions(), np.datetime64(day, "D"), side="right" if right else "left"))
+    assert sessions._rank.__wrapped__(day, right) == want
