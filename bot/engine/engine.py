@@ -511,10 +511,11 @@ class Engine:
 
     def _on_order_event(self, event: OrderEvent, now: dt.datetime) -> None:
         assert self.adapter is not None and self.journal is not None
-        try:
-            self.adapter.record_order_event(event)
-        except JournalError as exc:
-            log.error("journal could not record order evidence", order_ref=event.order_ref, error=repr(exc))
+        if event.order_ref not in self._inflight:  # a working ladder journals its own evidence (each write fsyncs)
+            try:
+                self.adapter.record_order_event(event)
+            except JournalError as exc:
+                log.error("journal could not record order evidence", order_ref=event.order_ref, error=repr(exc))
         if event.exec_id:
             price = event.last_fill_price or event.avg_fill_price or 0.0
             self._book_fill(event.exec_id, event.order_ref, event.action, event.exec_shares, price, event.commission)
