@@ -1,9 +1,9 @@
 """The engine: the one asyncio process that wires broker, strategy core, risk, journal, approvals and execution.
 
-`Engine` (engine.py) runs the loop and modes.py decides what each mode does with a decision's intents; the
-other modules each do one job for it: the market clock (clock.py), quotes
-stamped with that clock (marketdata.py), daily history for the indicators (history.py), the MarketSnapshot the
-core decides on (snapshot.py), restoring StrategyState from the journal (state_codec.py), hedge P&L from fills
-(pnl.py), the timeline people read (timeline.py), the status file `alvh status` shows (status.py) and the
-in-process simulator (simhost.py).
+`Engine` (engine.py) runs the loop; modes.py decides what each mode does with a decision's intents. The other
+modules each do one job for them: the market clock (clock.py), quotes stamped with that clock (marketdata.py),
+daily history for the indicators (history.py), the MarketSnapshot the core decides on (snapshot.py), restoring
+StrategyState from the journal (state_codec.py), hedge P&L from fills (pnl.py), the timeline people read
+(timeline.py) and its end summary (summary.py), how intents are grouped, keyed and described (trades.py), the status
+file `alvh status` shows (status.py) and the in-process simulator (simhost.py).
 """
