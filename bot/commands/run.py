@@ -79,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         quiet += ["bot.sim", "bot.broker", "bot.execution", "bot.engine"]
     for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if not json_lines:  # the library logs the bot's own cancels (202) as errors; the facade reports errors by meaning
+        for name in ("ib_async", "ib_insync"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     timeline = Timeline(sys.stdout, json_lines=json_lines)
     if args.sim_fault and not config.broker.uses_simulator:
         raise UserError("--sim-fault needs an in-process simulator: set broker.simulator_scenario in the config")
