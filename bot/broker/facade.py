@@ -43,6 +43,7 @@ from bot.broker.errors import (
     classify_error,
 )
 from bot.broker.library import IbLibrary, load_library
+from bot.broker.library_logs import install_routine_error_filter
 from bot.broker.pacing import Pacer
 from bot.broker.types import (
     AccountSnapshot,
@@ -139,6 +140,7 @@ class Broker:
         self.settings = settings
         self.tuning = tuning or BrokerTuning()
         self.lib = library or load_library(settings.library)
+        install_routine_error_filter(self.lib.name)
         self.events: asyncio.Queue[BrokerEvent] = asyncio.Queue()
         self._wanted_account = account
         self._ib = self.lib.IB()
