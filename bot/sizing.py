@@ -21,17 +21,14 @@ reach a quantity: a need that cannot be computed makes the layer abstain (hold w
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
 from typing import Literal
 
 import numpy as np
 
-from bot import vx_calendar
 from bot.domain.condors import BookReport
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.layers import Alert, LayerBook, LayerId, LayerPhase, Regime
@@ -312,36 +309,13 @@ def _fresh_mid(quote: Quote | None, snapshot: MarketSnapshot, s: SizingSettings)
     return quote.mid
 
 
-@cache
-def _cfe_session_ordinals() -> tuple[int, ...]:
-    """The sessions of the calendar `business_days_between` reads, as sorted day ordinals, materialised once."""
-    days = vx_calendar._calendar().sessions.to_numpy().astype("datetime64[D]").astype(object)
-    return tuple(day.toordinal() for day in days)
-
-
-@lru_cache(maxsize=64)
-def _business_days(start: dt.date, end: dt.date) -> int:
-    """`business_days_between(start, end)` by two binary searches: asking exchange_calendars costs ~80 us a call,
-    and a backtest asks with a new `today` every day. Outside the materialised range the calendar itself answers
-    (and raises as it would)."""
-    if end == start:
-        return 0
-    days = _cfe_session_ordinals()
-    lo, hi = (start, end) if end > start else (end, start)
-    first, last = lo.toordinal() + 1, hi.toordinal()  # sessions in (lo, hi]
-    if not days or first < days[0] or last > days[-1]:
-        return business_days_between(start, end)
-    count = bisect.bisect_right(days, last) - bisect.bisect_left(days, first)
-    return count if end > start else -count
-
-
 def _near_and_far(snapshot: MarketSnapshot, s: SizingSettings) -> tuple[VxPoint | None, VxPoint | None, bool]:
     """Layer 1's contract (F1, or F2 inside the roll window) and the next one out; and whether we rolled."""
     today = snapshot.today
     f1 = snapshot.curve.nth(today, 1)
     f2 = snapshot.curve.nth(today, 2)
     f3 = snapshot.curve.nth(today, 3)
-    if f1 is not None and _business_days(today, f1.expiry) <= s.roll_business_days:
+    if f1 is not None and business_days_between(today, f1.expiry) <= s.roll_business_days:
         return f2, f3, True
     return f1, f2, False
 
