@@ -24,6 +24,7 @@ from bot.settings.risk import RiskSettings
 
 if TYPE_CHECKING:
     import exchange_calendars as xcals
+    import pandas as pd
 
 MULTIPLIERS: dict[HedgeKind, float] = {
     HedgeKind.VX: 1000.0,
@@ -277,7 +278,11 @@ def _calendar(name: str) -> xcals.ExchangeCalendar:
 
 
 def market_open(kind: HedgeKind, at: dt.datetime) -> tuple[bool, str]:
-    """(open?, explanation) for the regular session of the instrument's exchange at instant `at`."""
+    """(open?, explanation) for the regular session of the instrument's exchange at instant `at`.
+
+    Reads the session's open, close and break times, not `is_open_on_minute`: that builds an index of every trading
+    minute since 2000, about 95 MB resident for the bot's whole life, to answer one comparison.
+    """
     name = EXCHANGE_CALENDAR[kind]
     if at.tzinfo is None:
         return False, "timestamp has no timezone; cannot check trading hours"
@@ -285,11 +290,32 @@ def market_open(kind: HedgeKind, at: dt.datetime) -> tuple[bool, str]:
 
     cal = _calendar(name)
     minute = pd.Timestamp(at).tz_convert("UTC").floor("min")
-    if not cal.first_minute <= minute <= cal.last_minute:
+    if not cal.first_session <= minute.tz_convert(cal.tz).normalize().tz_localize(None) <= cal.last_session:
         return False, f"{minute:%Y-%m-%d %H:%M} UTC is outside the {name} calendar's range"
-    if cal.is_open_on_minute(minute):
+    if _in_session(cal, minute):
         return True, f"{name} open"
     return False, f"{name} is closed at {minute:%Y-%m-%d %H:%M} UTC ({kind.value})"
+
+
+def _in_session(cal: xcals.ExchangeCalendar, minute: pd.Timestamp) -> bool:
+    """Whether `minute` (UTC) lies in a session of `cal`: [open, close), outside any lunch break (the calendar's
+    default "left" side: the open minute trades, the close minute does not).
+
+    The local date's session and the next day's are both tried: a session is labelled by the date it closes on, and
+    some calendars open it the evening before.
+    """
+    import pandas as pd
+
+    local_day = minute.tz_convert(cal.tz).normalize().tz_localize(None)
+    for day in (local_day, local_day + pd.Timedelta(days=1)):
+        if not cal.is_session(day):
+            continue
+        if not cal.session_open(day) <= minute < cal.session_close(day):
+            continue
+        start, end = cal.session_break_start(day), cal.session_break_end(day)
+        if pd.isna(start) or not start <= minute < end:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain.intents import HedgeKind, Side
 from bot.risk import (
@@ -240,3 +242,18 @@ def test_every_instrument_has_a_multiplier_and_an_exchange(kind: HedgeKind):
     from bot.risk import EXCHANGE_CALENDAR, MULTIPLIERS
 
     assert MULTIPLIERS[kind] > 0 and EXCHANGE_CALENDAR[kind] in ("XCBF", "XNYS")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    kind=st.sampled_from([HedgeKind.VX, HedgeKind.VIXY]),
+    minutes=st.integers(0, 60 * 24 * 365 * 20),
+)
+def test_trading_hours_agree_with_the_calendars_minute_answer(kind, minutes):
+    import pandas as pd
+
+    from bot.risk import EXCHANGE_CALENDAR, _calendar
+
+    at = dt.datetime(2005, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
+    reference = bool(_calendar(EXCHANGE_CALENDAR[kind]).is_open_on_minute(pd.Timestamp(at)))
+    assert market_open(kind, at)[0] is reference
