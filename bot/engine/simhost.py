@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.broker.facade import BrokerTuning
 from bot.config import AppConfig
-from bot.sim.market.api import MarketModel
-from bot.sim.market.factory import build_market
-from bot.sim.runner import SimulatorThread
+
+if TYPE_CHECKING:  # the simulator (and its scipy.signal) is imported only when a config starts it
+    from bot.sim.market.api import MarketModel
+    from bot.sim.runner import SimulatorThread
 
 PUSH_INTERVAL_S = 0.02  # wall seconds between the in-process simulator's market-data pushes (and order matching)
 FRESHNESS_PUSHES = 3.0  # a quote is fresh for at least this many push periods of market time
@@ -121,6 +123,9 @@ class SimHost:
 
 def start_simulator(config: AppConfig, orders_log: Path, faults: tuple[str, ...] = ()) -> SimHost:
     """Build the configured market and start the simulator on a free loopback port."""
+    from bot.sim.market.factory import build_market
+    from bot.sim.runner import SimulatorThread
+
     b = config.broker
     start = dt.datetime.combine(config.sim.start_date, dt.time(), dt.UTC) if config.sim.start_date else None
     replay = Path(b.simulator_replay_dir) if b.simulator_replay_dir else None

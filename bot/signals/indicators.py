@@ -9,8 +9,10 @@ Conventions (they decide the numbers, so they are fixed here and tested):
   seeding (not StockCharts' SMA seed) because our MACD runs on a z-score whose first values are discarded by the
   warm-up anyway, and it needs no extra bars. MACD(fast, slow, signal): line = EMA_fast - EMA_slow, signal =
   EMA_signal(line), histogram = line - signal, all of the same length as the input.
-- The recursions run in scipy's `lfilter` (C), so a full 250-bar recomputation costs tens of microseconds; the "live
-  last bar" variants append the live value to a copy and never touch the history array.
+- The recursions are a plain loop over floats (a full 250-bar recomputation costs tens of microseconds, and the
+  signal caches make it rare); scipy's `lfilter` did the same arithmetic in the same order, but importing
+  `scipy.signal` kept about 50 MB resident in the bot for this one recursion. The "live last bar" variants append
+  the live value to a copy and never touch the history array.
 - `WilderState` / `MacdState` hold the recursion state at the end of a history, so that a live bar (or the next
   bar) costs one O(1) step: the signals cache them between calls while the daily history is unchanged.
 """
@@ -21,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 
 def _as_1d(values: np.ndarray | list[float] | tuple[float, ...]) -> np.ndarray:
@@ -35,10 +36,13 @@ def _as_1d(values: np.ndarray | list[float] | tuple[float, ...]) -> np.ndarray:
 
 def _smooth(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
     """y_0 = alpha x_0 + (1 - alpha) seed; y_t = alpha x_t + (1 - alpha) y_{t-1}."""
-    if len(x) == 0:
-        return np.empty(0)
-    y, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], x, zi=[(1.0 - alpha) * seed])
-    return y
+    out = np.empty(len(x))
+    decay = 1.0 - alpha
+    level = seed
+    for i, value in enumerate(x.tolist()):
+        level = alpha * value + decay * level
+        out[i] = level
+    return out
 
 
 def _rsi_from_averages(avg_gain: np.ndarray, avg_loss: np.ndarray) -> np.ndarray:

@@ -145,3 +145,16 @@ def test_rolling_zscore_equals_the_direct_window_computation(xs, window):
         std > 1e-9 * np.abs(x).max(), (x[window - 1 :] - windows.mean(axis=1)) / np.where(std > 0, std, 1), 0
     )
     np.testing.assert_allclose(rolling_zscore(x, window), direct, atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [1 / 14, 2 / 13, 2 / 27])
+def test_smoothing_loop_is_bit_identical_to_lfilter(alpha):
+    """The recursion once ran in scipy's lfilter; the loop must give the same bits (backtest results depend on it)."""
+    from scipy.signal import lfilter
+
+    from bot.signals.indicators import _smooth
+
+    x = np.random.default_rng(7).normal(size=600).cumsum() + 20.0
+    reference, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], x, zi=[(1.0 - alpha) * 3.5])
+    assert np.array_equal(_smooth(x, alpha, 3.5), reference)
+    assert _smooth(np.empty(0), alpha, 3.5).shape == (0,)
