@@ -105,10 +105,10 @@ def evaluate(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(directory: str, start: str, end: str, base_json: dict[str, Any], with_alvh: bool) -> None:
-    data = load_directory(directory)
+def _prepare(data: MarketData, start: str, end: str, base: AppConfig, with_alvh: bool) -> None:
+    """Set the process-wide sweep context; forked workers inherit it (copy-on-write, data loaded once)."""
     _WORKER["data"] = data.slice(max(start, str(data.dates[0])), min(end, str(data.dates[-1])))
-    _WORKER["base"] = AppConfig.model_validate(base_json)
+    _WORKER["base"] = base
     _WORKER["held"] = {}
     _WORKER["with_alvh"] = with_alvh
 
@@ -140,16 +140,17 @@ def run_sweep(
     for overrides in sets:
         config_with(base, overrides)  # fail fast on a bad key or value, before starting processes
     n_workers = workers or os.cpu_count() or 1
-    args = (directory, start, end, base.model_dump(mode="json"), with_alvh)
+    # Loaded here, in the parent: a bad directory raises DataError to the caller (loading it in a pool initializer
+    # made multiprocessing respawn failing workers forever), and forked workers share the parent's copy.
+    _prepare(load_directory(directory), start, end, base, with_alvh)
     rows: list[dict[str, Any]] = []
     if n_workers == 1:
-        _init_worker(*args)
         for overrides in sets:
             rows.append(_run_one(overrides))
             if progress:
                 progress(1)
     else:
-        with mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=args) as pool:
+        with mp.get_context("fork").Pool(n_workers) as pool:
             for row in pool.imap(_run_one, sets, chunksize=max(1, len(sets) // (n_workers * 8))):
                 rows.append(row)
                 if progress:
