@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_never, wait_exponential
 
+from bot.account_guard import mask_account
 from bot.broker import convert, discovery
 from bot.broker.discovery import ContractQuery, OptionChainInfo
 from bot.broker.errors import (
@@ -337,7 +338,7 @@ class Broker:
         log.info(
             "broker connected",
             library=self.lib.name,
-            accounts=list(snapshot.accounts),
+            accounts=[mask_account(a) for a in snapshot.accounts],
             positions=len(snapshot.positions),
             open_orders=len(snapshot.open_orders),
             generation=self._generation,

@@ -657,7 +657,7 @@ class Session(asyncio.Protocol):
 
     def _req_account_updates(self, f: list[str]) -> None:
         subscribe = f[2] not in ("", "0")
-        self._log_request("reqAccountUpdates", subscribe=subscribe, account=f[3] if len(f) > 3 else "")
+        self._log_request("reqAccountUpdates", subscribe=subscribe, account=mask_account(f[3]) if len(f) > 3 else "")
         self.account_updates = subscribe
         if subscribe:
             self.push_account(self.server.now(), {}, full=True)

@@ -188,7 +188,6 @@ def test_no_account_id_or_credential_in_the_timeline_or_status(simulated_run: tu
     assert "DU***321" in timeline, "the masked id is how a person recognises the account; it should be shown"
 
 
-@pytest.mark.faults_full  # known failing: the in-process simulator logs reqAccountUpdates with the full id
 def test_no_account_id_or_credential_anywhere_in_the_run_output(simulated_run: tuple[Path, str]) -> None:
     """Everything `alvh run` printed (bot, broker, execution and the in-process simulator's logs)."""
     _, text = simulated_run
