@@ -75,12 +75,3 @@ def test_sweep_can_include_alvh_and_strategy_settings(data_dir: Path, capsys: py
     payload = json.loads(capsys.readouterr().out)
     assert payload["tried"] == 2 and payload["failed"] == 0
     assert all("alvh.max_drawdown" in row for row in payload["sets"])
-
-
-def test_sweep_on_a_missing_directory_fails_at_once_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """The data used to load in each pool worker's initializer: a bad directory respawned workers forever."""
-    code = main(
-        ["sweep", "--data", str(tmp_path / "absent"), "--grid", "condor.short_delta=0.1,0.16", "--workers", "2"]
-    )
-    assert code == 2
-    assert "not a directory" in capsys.readouterr().err

@@ -167,7 +167,6 @@ def test_random_arguments_to_every_command_fail_cleanly(tmp_path: Path, capsys, 
     assert_clean(code, capsys.readouterr().err, (EXIT_USAGE,))
 
 
-@pytest.mark.faults_full  # known failing (reported): the sweep's pool workers load the data and respawn forever
 @pytest.mark.timeout(60)
 def test_sweep_with_a_missing_data_directory_fails_fast(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "ALVH_DEBUG"}
