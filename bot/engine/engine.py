@@ -40,7 +40,7 @@ from bot.broker.types import (
 )
 from bot.config import AppConfig
 from bot.decision import Decision
-from bot.domain.intents import HedgeInstrument, HedgeKind
+from bot.domain.intents import HedgeInstrument, HedgeKind, Intent
 from bot.domain.market import MarketSnapshot
 from bot.engine.clock import MarketClock, WallClock
 from bot.engine.history import DailyHistory, closes_before, futures_ratio, ratio_of, session_open
@@ -197,7 +197,7 @@ class Engine(ModeDispatch):
         self.timeline.emit("start", now, f"mode {self.mode}, account {shown}: {self.account.message}")
         self.adapter = JournalExecutionAdapter(journal, cfg.broker.client_id)
         self._reconcile(snapshot, at_start=True)
-        self.executor = Executor(broker, cfg.execution, self.adapter)
+        self.executor = Executor(broker, cfg.execution, self.adapter, may_send=self._ladder_may_send)
         self._rebuild_ledger()
         if isinstance(self.clock, WallClock):
             midnight = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
@@ -232,6 +232,17 @@ class Engine(ModeDispatch):
         assert self.broker is not None
         account = self.account.account if self.account else None
         return [p for p in self.broker.positions() if account is None or p.account == account]
+
+    def _ladder_may_send(self, intent: Intent) -> str | None:
+        """Checked by the executor before each ladder step: the exchange must be open and trading not halted."""
+        is_open, why = market_open(intent.instrument.kind, self.clock.now())
+        if not is_open:
+            return why
+        if self.journal is not None:
+            state = self.journal.trading_state().state
+            if state is TradingState.HALTED or (state is TradingState.REDUCING and intent.opens_position):
+                return f"trading is {state.value}"
+        return None
 
     # ------------------------------------------------------------------------------------------------ discovery
     async def _discover(self) -> None:

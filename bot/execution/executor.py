@@ -110,11 +110,15 @@ class Executor:
         journal: ExecutionJournal,
         *,
         clock: Callable[[], dt.datetime] = _utc_now,
+        may_send: Callable[[Intent], str | None] | None = None,
     ) -> None:
         self.broker = broker
         self.settings = settings
         self.journal = journal
         self.clock = clock
+        # Asked before every ladder step: None to go on, else why not (exchange closed, trading halted). Risk checks
+        # an intent once, when it is accepted; a ladder outlives that moment by several steps.
+        self.may_send = may_send
         self._active: dict[str, IntentLedger] = {}
 
     async def execute(self, intent: Intent) -> ExecutionOutcome:
@@ -371,6 +375,9 @@ class _LadderRun:
         remaining = self.ledger.remaining
         if not self.broker.is_ready:
             raise _Interrupted
+        blocked = self.owner.may_send(self.intent) if self.owner.may_send else None
+        if blocked:
+            raise _Stop(None, f"step {step}: not sent, {blocked}")
         order_id = self.broker.next_order_id()
         record = OrderSendRecord(
             intent_id=self.intent.id,

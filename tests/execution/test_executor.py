@@ -90,6 +90,21 @@ def test_never_priced_past_the_limit_and_cancelled_at_the_end() -> None:
     assert all(o.status == "Cancelled" for o in broker.orders)
 
 
+def test_ladder_stops_before_a_step_the_gate_refuses() -> None:
+    """The exchange closing (or a halt) mid-ladder stops it: no further step is sent, the filled part stands."""
+    allowed = iter([None, "XCBF is closed"])
+
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: 2.0 if o.price < 17.2 else o.quantity)
+        executor = Executor(broker, FAST, InMemoryJournal(), may_send=lambda _intent: next(allowed))
+        return broker, await executor.execute(intent())
+
+    broker, outcome = run(go())
+    assert len(broker.orders) == 1  # the second step was refused before anything was sent
+    assert outcome.kind is OutcomeKind.PARTIAL and outcome.filled == 2
+    assert "XCBF is closed" in outcome.reason
+
+
 def test_sell_ladder_walks_down_to_the_bid() -> None:
     async def go():
         broker = FakeBroker()
