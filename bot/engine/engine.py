@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.account_guard import AccountDecision, mask_account, require_account
-from bot.broker.errors import BrokerError
+from bot.broker.errors import BrokerError, NotConnectedError
 from bot.broker.facade import Broker, BrokerTuning
 from bot.broker.types import (
     BrokerErrorEvent,
@@ -73,6 +73,8 @@ OPTION_RECENTER = 3.0  # re-pick the watched strikes when the future moved this 
 MINI_CONTRACTS_WATCHED = 3  # VXM contracts quoted from the start (the ones layer 1 and 2 trade)
 VIX_HISTORY = "2 Y"  # >= 250 daily VIX bars for a converged Wilder RSI
 OTHER_HISTORY = "1 Y"
+STARTUP_ATTEMPTS = 5  # discovery + warm-up restarts after a dropped connection before giving up
+STARTUP_RECONNECT_WAIT_S = 60.0  # wall seconds to wait for the reconnect supervisor each time
 
 
 class EngineError(Exception):
@@ -202,8 +204,7 @@ class Engine(ModeDispatch):
         if isinstance(self.clock, WallClock):
             midnight = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
             self._submitted[now.date()] = journal.submissions_since(midnight)
-        await self._discover()
-        await self._warm_up()
+        await self._discover_and_warm_up()
         held = {i.key: q for i, (q, _, _) in hedge_positions(self._positions()).items()}
         self._baseline = held
         self.monitor.rebase(held)
@@ -245,6 +246,30 @@ class Engine(ModeDispatch):
         return None
 
     # ------------------------------------------------------------------------------------------------ discovery
+    async def _discover_and_warm_up(self) -> None:
+        """Discovery and warm-up survive a dropped connection: wait for the reconnect supervisor, then start over.
+
+        Both are idempotent (subscriptions are keyed by contract, history is re-read whole), so starting over is safe.
+        """
+        assert self.broker is not None
+        for attempt in range(1, STARTUP_ATTEMPTS + 1):
+            try:
+                await self._discover()
+                await self._warm_up()
+                return
+            except (ConnectionError, NotConnectedError) as exc:
+                self.timeline.emit(
+                    "warning",
+                    self.clock.now(),
+                    f"connection lost during start-up ({exc}); waiting for the gateway, attempt {attempt}",
+                )
+                if not await self.broker.wait_ready(STARTUP_RECONNECT_WAIT_S):
+                    break
+        raise EngineError(
+            "the connection to the gateway dropped during start-up (contract discovery and history warm-up) and did "
+            "not come back. Fix: check that IB Gateway/TWS is running and logged in, then start alvh again"
+        )
+
     async def _discover(self) -> None:
         broker = self.broker
         assert broker is not None
