@@ -239,8 +239,22 @@ def lost_fills(log: list[dict[str, Any]], journal: Path, before: float) -> list[
     return sorted(made - journal_exec_ids(journal))
 
 
-def unsafe_sends(log: list[dict[str, Any]], windows: list[Window]) -> list[str]:
-    """Orders placed inside a no-send window."""
+def journal_send_times(journal: Path) -> dict[tuple[str, int], float]:
+    """When the bot decided to send each order: its `orders` row, committed just before placeOrder (wall clock)."""
+    rows = journal_rows(journal, "SELECT order_ref, order_id, first_seen FROM orders WHERE order_id IS NOT NULL")
+    return {(ref, int(order_id)): epoch(seen) for ref, order_id, seen in rows if ref and seen}
+
+
+def unsafe_sends(
+    log: list[dict[str, Any]], windows: list[Window], sent_at: dict[tuple[str, int], float] | None = None
+) -> list[str]:
+    """Orders sent inside a no-send window.
+
+    An order's send time is the bot's own (`sent_at`, from its journal, the same clock as the windows that open when
+    the bot learned of the fault), else the simulator's receipt: an order already on the wire when the bot read a
+    1100 reaches the simulator after that instant, yet was sent safely.
+    """
+    sent_at = sent_at or {}
     problems = []
     first: dict[str, float] = {}
     for r in log:
@@ -249,7 +263,7 @@ def unsafe_sends(log: list[dict[str, Any]], windows: list[Window]) -> list[str]:
     for r in log:
         if r["event"] != "place":
             continue
-        t = epoch(r["ts"])
+        t = sent_at.get((r["orderRef"], int(r["orderId"])), epoch(r["ts"]))
         for w in windows:
             if w.new_intents_only and first[r["orderRef"]] < w.start:
                 continue
@@ -340,7 +354,7 @@ def evaluate(name: str, run: Run, stopped_at: float) -> Outcome:
     missing = lost_fills(log, run.journal, stopped_at)
     out.lost_fills = len(missing)
     out.problems += [f"fill {x} made by the simulator is not in the journal" for x in missing]
-    unsafe = unsafe_sends(log, run.windows)
+    unsafe = unsafe_sends(log, run.windows, journal_send_times(run.journal))
     out.unsafe_sends = len(unsafe)
     out.problems += unsafe
     closed = closed_sends(log, market)
