@@ -155,6 +155,4 @@ def render_table(config: AppConfig, defaults: AppConfig | None = None) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, Section):
-        return value.model_dump_json()
     return "(unset)" if value is None else str(value)
