@@ -31,6 +31,7 @@ from bot.broker.types import (
     ConnectionEvent,
     ConnectionEventKind,
     ContractSpec,
+    ExecutionRecord,
     OptionGreeksTick,
     OrderEvent,
     OrderEventKind,
@@ -133,6 +134,7 @@ class Engine(ModeDispatch):
         self._mismatch_since: float | None = None
         self._said: dict[str, str] = {}
         self._fills_seen: set[str] = set()
+        self._in_baseline: set[str] = set()  # executions already counted in the start-up positions
         self._run_fills: dict[str, int] = {}
         self._orders_seen: set[tuple[str, int]] = set()
         self._status_written = 0.0
@@ -205,12 +207,29 @@ class Engine(ModeDispatch):
             midnight = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
             self._submitted[now.date()] = journal.submissions_since(midnight)
         await self._discover_and_warm_up()
-        held = {i.key: q for i, (q, _, _) in hedge_positions(self._positions()).items()}
-        self._baseline = held
-        self.monitor.rebase(held)
+        self._take_baseline()
         self._trigger = "start"
         if self.mode in ("paper", "live", "approval"):
             self._adopt_recovered(now)
+
+    def _take_baseline(self) -> None:
+        """The hedge positions at start, and the executions they already include.
+
+        Fills that arrive while discovery and warm-up run wait in the event queue, yet the streamed positions already
+        show them: the baseline records those executions, so booking them later does not count them twice. (The
+        gateway sends an execution before the position change it causes, so every fill the positions include is in
+        the library's memory by now.) Only intents still at the broker can fill, so only theirs are read.
+        """
+        assert self.journal is not None and self.broker is not None
+        held = {i.key: q for i, (q, _, _) in hedge_positions(self._positions()).items()}
+        self._baseline = held
+        self.monitor.rebase(held)
+        for rec in self.journal.list_intents([IntentStatus.SUBMITTING, IntentStatus.WORKING]):
+            try:
+                evidence = self.broker.order_evidence(rec.id)
+            except NotConnectedError:
+                return  # the positions are not current either; a lasting difference still halts (fails closed)
+            self._in_baseline.update(e.exec_id for e in evidence.executions)
 
     def _adopt_recovered(self, now: dt.datetime) -> None:
         """Intents an earlier run left at the broker (still `submitting`/`working` after reconciliation) go back to
@@ -522,7 +541,10 @@ class Engine(ModeDispatch):
             self._on_order_event(event, now)
         elif isinstance(event, ReconciliationSnapshot):
             for e in event.executions:  # fills made while the socket was down arrive only in the snapshot
+                if e.exec_id in self._fills_seen:
+                    continue
                 if e.order_ref and self.journal is not None and self.journal.get_intent(e.order_ref) is not None:
+                    self._journal_execution(e)
                     self._book_fill(e.exec_id, e.order_ref, e.side, e.shares, e.price, e.commission)
             if event.generation != self._generation:
                 self._generation = event.generation
@@ -543,11 +565,13 @@ class Engine(ModeDispatch):
 
     def _on_order_event(self, event: OrderEvent, now: dt.datetime) -> None:
         assert self.adapter is not None and self.journal is not None
-        if event.order_ref not in self._inflight:  # a working ladder journals its own evidence (each write fsyncs)
-            try:
+        try:
+            if event.order_ref not in self._inflight:  # a working ladder journals its own order evidence
                 self.adapter.record_order_event(event)
-            except JournalError as exc:
-                log.error("journal could not record order evidence", order_ref=event.order_ref, error=repr(exc))
+            elif event.exec_id:  # but an execution may predate the ladder's watch: journal it here too (once)
+                self.adapter.record_execution_event(event)
+        except JournalError as exc:
+            log.error("journal could not record order evidence", order_ref=event.order_ref, error=repr(exc))
         if event.exec_id:
             price = event.last_fill_price or event.avg_fill_price or 0.0
             self._book_fill(event.exec_id, event.order_ref, event.action, event.exec_shares, price, event.commission)
@@ -687,6 +711,14 @@ class Engine(ModeDispatch):
         if halt is not None:
             self._halt(halt, now)
 
+    def _journal_execution(self, execution: ExecutionRecord) -> None:
+        """Every execution of the bot's orders goes into the journal, whoever else saw it (recorded once)."""
+        assert self.adapter is not None
+        try:
+            self.adapter.record_executions([execution])
+        except JournalError as exc:
+            log.error("journal could not record an execution", exec_id=execution.exec_id, error=repr(exc))
+
     def _book_fill(
         self, exec_id: str, order_ref: str, side: str, quantity: float, price: float, commission: float | None
     ) -> None:
@@ -699,7 +731,7 @@ class Engine(ModeDispatch):
         key = rec.content["instrument"]["key"] if rec else ""
         side = side or (rec.content["side"] if rec else "")
         self.ledger.add_fill(exec_id, key, side, quantity, price, commission)
-        if key:
+        if key and exec_id not in self._in_baseline:  # the start-up positions include those
             signed = round(quantity) * (1 if side.upper() in ("BUY", "BOT") else -1)
             self._run_fills[key] = self._run_fills.get(key, 0) + signed
         self.summary.fills += 1

@@ -48,9 +48,7 @@ class JournalExecutionAdapter:
 
     def record_order_event(self, event: OrderEvent) -> None:
         if event.exec_id:
-            self.journal.record_fill(self._fill(event))
-            if event.commission is not None:
-                self.journal.record_commission(event.exec_id, event.commission, "USD")
+            self.record_execution_event(event)
         self.journal.record_order(
             OrderEvidence(
                 order_ref=event.order_ref or None,
@@ -74,6 +72,19 @@ class JournalExecutionAdapter:
                 str(event.error_code),
                 {"intent_id": event.order_ref, "order_id": event.order_id},
             )
+
+    def record_execution_event(self, event: OrderEvent) -> None:
+        """The execution an order event carries (and its commission); a replay of a known execId changes nothing."""
+        self.journal.record_fill(self._fill(event))
+        if event.commission is not None:
+            self.journal.record_commission(event.exec_id or "", event.commission, "USD")
+
+    def record_executions(self, executions: Sequence[ExecutionRecord]) -> None:
+        """Executions read from the gateway (a reconciliation snapshot); each execId is recorded once."""
+        for e in executions:
+            self.journal.record_fill(self._execution(e))
+            if e.commission is not None:
+                self.journal.record_commission(e.exec_id, e.commission, "USD")
 
     def record_outcome(self, outcome: ExecutionOutcome) -> None:
         self.journal.record_outcome(
