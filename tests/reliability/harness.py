@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import math
 import random
@@ -82,13 +83,13 @@ class Outcome:
     duplicates: int = 0
     lost_fills: int = 0
     unsafe_sends: int = 0
-    closed_sends: int = 0  # reported, not (yet) a target: see "ladder steps after the close" in docs/reliability.md
+    closed_sends: int = 0  # orders the bot sent while the instrument's exchange was closed
     recovery_s: list[float] = dataclasses.field(default_factory=list)
     problems: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        safe = self.duplicates == 0 and self.lost_fills == 0 and self.unsafe_sends == 0
+        safe = self.duplicates == 0 and self.lost_fills == 0 and self.unsafe_sends == 0 and self.closed_sends == 0
         timely = all(r <= RECOVERY_LIMIT_S for r in self.recovery_s)
         return self.injected > 0 and safe and ((self.recovered and timely) or self.halted is not None)
 
@@ -272,15 +273,27 @@ def unsafe_sends(
     return problems
 
 
-def closed_sends(log: list[dict[str, Any]], market: Any) -> list[str]:
-    """Orders placed for an instrument whose exchange was closed at that market time (the simulator's hours)."""
-    import datetime as dt
+def closed_sends(
+    log: list[dict[str, Any]], market: Any, clock: AnchoredClock, sent_at: dict[tuple[str, int], float] | None = None
+) -> list[str]:
+    """Orders the bot sent for an instrument whose exchange was closed (the simulator's hours) at the market instant
+    of the send.
 
-    return [
-        f"order {r['orderId']} ({r['orderRef']}) sent at {r['sim_time']} while {r['localSymbol']} was closed"
-        for r in log
-        if r["event"] == "place" and not market.is_trading(int(r["conId"]), dt.datetime.fromisoformat(r["sim_time"]))
-    ]
+    The send instant is the bot's own (`sent_at`, its journal's wall time, mapped through the shared anchored clock),
+    else the simulator's receipt: at 20,000x one millisecond of loopback is 20 market seconds, so an order decided
+    just before a close reaches the simulator after it, although the bot sent it while the market was open.
+    """
+    sent_at = sent_at or {}
+    problems = []
+    for r in log:
+        if r["event"] != "place":
+            continue
+        wall = sent_at.get((r["orderRef"], int(r["orderId"])))
+        at = clock.start + dt.timedelta(seconds=(wall - clock.wall_anchor) * clock.speed) if wall else None
+        at = at or dt.datetime.fromisoformat(r["sim_time"])
+        if not market.is_trading(int(r["conId"]), at):
+            problems.append(f"order {r['orderId']} ({r['orderRef']}) sent at {at} while {r['localSymbol']} was closed")
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------------- a run
@@ -354,10 +367,11 @@ def evaluate(name: str, run: Run, stopped_at: float) -> Outcome:
     missing = lost_fills(log, run.journal, stopped_at)
     out.lost_fills = len(missing)
     out.problems += [f"fill {x} made by the simulator is not in the journal" for x in missing]
-    unsafe = unsafe_sends(log, run.windows, journal_send_times(run.journal))
+    sent_at = journal_send_times(run.journal)
+    unsafe = unsafe_sends(log, run.windows, sent_at)
     out.unsafe_sends = len(unsafe)
     out.problems += unsafe
-    closed = closed_sends(log, market)
+    closed = closed_sends(log, market, AnchoredClock(START, SPEED, run.anchor), sent_at)
     out.closed_sends = len(closed)
     out.problems += closed
     out.halted = halt_reason(run.journal)

@@ -1,8 +1,9 @@
 """The fault matrix, reduced: every fault once against a real bot process (plus three SIGKILLs), two runs at a time.
 
-Each row must hold the invariants of tests/reliability/harness.py: no duplicate, no lost fill, no send while
-unsafe, and recovered within 30 s of the gateway returning or halted with a reason. `benchmarks/faults.py` runs the
-full matrix (50+ kills). Known-failing cases (bugs reported to their owners) run only with `-m faults_full`.
+Each row must hold the invariants of tests/reliability/harness.py: no duplicate, no lost fill, no send while unsafe
+or while the exchange is closed, and recovered within 30 s of the gateway returning or halted with a reason.
+`benchmarks/faults.py` runs the full matrix (50+ kills). Known-failing cases (bugs reported to their owners) run only
+with `-m faults_full`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
 def _check(row: Outcome) -> None:
     assert row.injected > 0, row.problems
     assert row.duplicates == 0 and row.lost_fills == 0 and row.unsafe_sends == 0, row.problems
+    assert row.closed_sends == 0, row.problems
     assert row.ok, f"neither recovered in time nor halted with a reason: {row.problems}"
 
 
