@@ -263,6 +263,7 @@ class LayerTarget:
     layer: LayerId
     positions: tuple[Position, ...]
     notes: tuple[str, ...] = ()
+    usd_per_pt: float | None = None  # layer 1: the need it was sized for (the planner re-sizes in a held instrument)
 
     def as_map(self) -> dict[HedgeInstrument, int]:
         out: dict[HedgeInstrument, int] = {}
@@ -420,7 +421,7 @@ def size_layers(
         else:
             if hold1:
                 targets[LayerId.NEAR_TERM] = LayerTarget(
-                    LayerId.NEAR_TERM, tuple(near_part(d1)), (f"{d1:.0f} $/VIX pt",)
+                    LayerId.NEAR_TERM, tuple(near_part(d1)), (f"{d1:.0f} $/VIX pt",), d1
                 )
             if hold2:
                 far_usable = far is not None and _fresh_mid(far.quote, snapshot, s) is not None
@@ -566,7 +567,7 @@ def _apply_caps(
             if q != 0:
                 positions.append((inst, q))
         positions = _enforce_cover(positions)
-        out[lid] = LayerTarget(lid, tuple(positions), t.notes)
+        out[lid] = LayerTarget(lid, tuple(positions), t.notes, t.usd_per_pt)
     return out, alerts
 
 
