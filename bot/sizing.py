@@ -130,11 +130,60 @@ def _last_common(x: DailySeries, y: DailySeries, m: int) -> tuple[np.ndarray, np
     )
 
 
-@dataclass(frozen=True, slots=True)
 class Betas:
-    f1: BetaEstimate
-    f2: BetaEstimate
-    pct: BetaEstimate  # VIXY % per VIX %
+    """F1 and F2 points per VIX point (`f1`, `f2`) and VIXY % per VIX % (`pct`): an immutable value.
+
+    `Betas.on_read(fit)` defers the fit to the first read of any of the three. Why: `decide` fits the betas from the
+    history on every call, but sizing reads them only while a layer holds a hedge (a quarter of the days of
+    2004-2019); otherwise they only appear in the decision record, which fits them when it is serialised. `fit`
+    must be a pure function of immutable inputs (the daily series are read-only), so when it runs does not change
+    what it returns, and it runs at most once.
+    """
+
+    __slots__ = ("_fit", "_values")
+
+    def __init__(self, f1: BetaEstimate, f2: BetaEstimate, pct: BetaEstimate) -> None:
+        self._values: tuple[BetaEstimate, BetaEstimate, BetaEstimate] | None = (f1, f2, pct)
+        self._fit: Callable[[], Betas] | None = None
+
+    @classmethod
+    def on_read(cls, fit: Callable[[], Betas]) -> Betas:
+        """Betas fitted by `fit()` when first read (see the class docstring)."""
+        betas = cls.__new__(cls)
+        betas._values = None
+        betas._fit = fit
+        return betas
+
+    def _estimates(self) -> tuple[BetaEstimate, BetaEstimate, BetaEstimate]:
+        if self._values is None:
+            assert self._fit is not None
+            self._values = self._fit()._estimates()
+            self._fit = None  # the inputs it holds are no longer needed
+        return self._values
+
+    @property
+    def f1(self) -> BetaEstimate:
+        return self._estimates()[0]
+
+    @property
+    def f2(self) -> BetaEstimate:
+        return self._estimates()[1]
+
+    @property
+    def pct(self) -> BetaEstimate:
+        return self._estimates()[2]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Betas):
+            return NotImplemented
+        return self._estimates() == other._estimates()
+
+    def __hash__(self) -> int:
+        return hash(self._estimates())
+
+    def __repr__(self) -> str:
+        f1, f2, pct = self._estimates()
+        return f"Betas(f1={f1!r}, f2={f2!r}, pct={pct!r})"
 
     def to_dict(self) -> dict[str, object]:
         return {"beta_f1": self.f1.to_dict(), "beta_f2": self.f2.to_dict(), "beta_pct": self.pct.to_dict()}

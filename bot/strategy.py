@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot.book import read_book
 from bot.decision import Decision, DecisionRecord
@@ -98,8 +99,10 @@ def decide(snapshot: MarketSnapshot, state: StrategyState, history: History, set
     layers = step.book
     if history.betas is not None:
         betas = history.betas
-    else:
-        betas = estimate_betas(history.vix, history.f1, history.f2, history.vixy, settings.sizing)
+    else:  # fitted only if read: sizing reads them while a layer holds a hedge, the record when it is serialised
+        betas = Betas.on_read(
+            partial(estimate_betas, history.vix, history.f1, history.f2, history.vixy, settings.sizing)
+        )
     sizing = size_layers(layers, book, snapshot, betas, settings.sizing, state.mid_curve_fraction)
     the_plan = plan(layers, sizing, snapshot, votes, settings.sizing)
     carry = carry_check(the_plan.target_book().items(), book, snapshot, settings.sizing)

@@ -71,3 +71,50 @@ def test_bad_inputs_raise():
         bs_price(100, 100, 0.1, 0.0, 0.2, "X")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="positive"):
         bs_price(0, 100, 0.1, 0.0, 0.2, "C")
+
+
+def _textbook_price_vec(spot, strike, t, rate, vol, is_call, div_yield=0.0):
+    """The straightforward vector form `bs_price_vec` replaced: every input copied to one shape, four normal CDFs,
+    both discount factors always, the intrinsic branch always. The fast form must match it to the bit."""
+    from scipy.special import ndtr
+
+    spot, strike, t, rate, vol, is_call, div_yield = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (spot, strike, t, rate, vol, is_call, div_yield))
+    )
+    is_call = is_call.astype(bool)
+    intrinsic = np.where(is_call, np.maximum(spot - strike, 0.0), np.maximum(strike - spot, 0.0))
+    live = (t > 1e-6) & (vol > 1e-4)
+    safe_t = np.where(live, t, 1.0)
+    safe_vol = np.where(live, vol, 1.0)
+    sqrt_t = np.sqrt(safe_t)
+    d1 = (np.log(spot / strike) + (rate - div_yield + 0.5 * safe_vol**2) * safe_t) / (safe_vol * sqrt_t)
+    d2 = d1 - safe_vol * sqrt_t
+    disc_r = np.exp(-rate * safe_t)
+    disc_q = np.exp(-div_yield * safe_t)
+    call = spot * disc_q * ndtr(d1) - strike * disc_r * ndtr(d2)
+    put = strike * disc_r * ndtr(-d2) - spot * disc_q * ndtr(-d1)
+    return np.where(live, np.maximum(np.where(is_call, call, put), 0.0), intrinsic)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vector_form_equals_the_textbook_form_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    spots = rng.uniform(500.0, 6000.0) * (1.0 + rng.uniform(-0.5, 0.5, (rows, 1)))
+    strikes = rng.uniform(400.0, 7000.0, cols)
+    t = np.maximum(rng.uniform(-0.05, 0.3, (rows, cols)), 0.0)  # some expired
+    vol = rng.uniform(0.0, 1.5, (rows, cols))
+    vol[rng.random((rows, cols)) < 0.1] = 0.0  # some without vol
+    rate = (0.0, 0.03, rng.uniform(0.0, 0.05, (rows, 1)))[seed % 3]  # zero, scalar, per-row
+    div_yield = (0.0, 0.012)[seed % 2]
+    calls = rng.random(cols) < 0.5
+    # a deep out-of-the-money put whose CDF terms both vanish: a price of exactly zero
+    strikes[0], t[:, 0], vol[:, 0], calls[0] = 1.0, 0.01, 0.05, False
+    want = _textbook_price_vec(spots, strikes, t, rate, vol, calls, div_yield)
+    got = bs_price_vec(spots, strikes, t, rate, vol, calls, div_yield)
+    assert got.shape == want.shape
+    assert got.tobytes() == want.tobytes()  # the same bits, signed zeros included
+    all_live = bs_price_vec(spots, strikes, np.full((rows, cols), 0.2), rate, np.full(cols, 0.3), calls, div_yield)
+    assert all_live.tobytes() == _textbook_price_vec(spots, strikes, 0.2, rate, 0.3, calls, div_yield).tobytes()
+    scalar = bs_price_vec(20.0, 24.0, 0.1, 0.02, 0.9, True, 0.02)  # the Black-76 form the backtest uses
+    assert np.asarray(scalar).tobytes() == _textbook_price_vec(20.0, 24.0, 0.1, 0.02, 0.9, True, 0.02).tobytes()

@@ -144,6 +144,11 @@ def greeks_table(
     flat = chain.from_iterable(_row(leg, q_from, g_from, until) for leg in legs)
     rows = np.fromiter(flat, dtype=float, count=7 * n).reshape(n, 7)
     mark, d, gm, v, th, iv, und_g = rows.T
+    if spot is not None and math.isfinite(spot) and spot > 0 and np.isfinite(rows[:, 1:6]).all() and (iv > 0).all():
+        # every contract has fresh, complete broker greeks with its own IV and SPX is usable (the usual case): the
+        # rules below would pick the broker's numbers for all of them, so they are returned as they are (the same
+        # test as below, on the whole block at once)
+        return GreeksTable(contracts, np.full(n, BROKER), d, gm, v, th, iv, mark, np.full(n, spot))
     finite = np.isfinite
     with np.errstate(invalid="ignore", divide="ignore"):
         complete = finite(d) & finite(gm) & finite(v) & finite(th)
@@ -151,10 +156,6 @@ def greeks_table(
         # SPX when fresh; otherwise each leg's own underlying from its (fresh) broker greeks
         und = np.full(n, spot) if spot is not None else np.where(finite(und_g) & (und_g > 0), und_g, np.nan)
         und_ok = finite(und) & (und > 0)
-        if complete.all() and leg_iv_ok.all() and und_ok.all():
-            # every contract has fresh, complete broker greeks with its own IV (the usual case): the rules below
-            # would pick the broker's numbers for all of them, so they are returned as they are
-            return GreeksTable(contracts, np.full(n, BROKER), d, gm, v, th, iv, mark, und)
         safe_und = np.where(und_ok, und, 1.0)
         if vix is not None:
             atm = vix / 100.0 * settings.atm_iv_per_vix

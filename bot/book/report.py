@@ -32,8 +32,18 @@ def book_greeks(snapshot: MarketSnapshot, settings: BookSettings, lay: Layout | 
     """Per-contract greeks and their sources for the snapshot's option legs (for inspection and status)."""
     lay = lay or layout(snapshot.legs)
     spot, vix = _inputs(snapshot, settings)
+    return _table(snapshot, settings, lay, lay.years_to_expiry(snapshot.today), spot, vix)
+
+
+def _table(
+    snapshot: MarketSnapshot,
+    settings: BookSettings,
+    lay: Layout,
+    t: np.ndarray,
+    spot: float | None,
+    vix: float | None,
+) -> GreeksTable:
     legs = [snapshot.legs[i] for i in lay.leg_index]
-    t = lay.years_to_expiry(snapshot.today)
     return greeks_table(lay.contracts, legs, lay.strikes, lay.is_call, t, snapshot.now, settings, spot, vix)
 
 
@@ -43,14 +53,14 @@ _UNKNOWN_GREEKS = StructureGreeks()
 def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     """Group, value and stress the option book of `snapshot` (pure; `now` comes from the snapshot)."""
     today = snapshot.today
-    spot, _ = _inputs(snapshot, settings)
+    spot, vix = _inputs(snapshot, settings)
     grid = settings.stress_grid
     lay = layout(snapshot.legs)
     if not lay.grouped:
         zero = tuple(ScenarioResult(p.spx_pct, p.iv_points, p.days, p.vix_points, 0.0) for p in grid)
         return BookReport((), 0.0, 0.0, settings.beta_iv, 0.0, zero)
     t = lay.years_to_expiry(today)
-    table = book_greeks(snapshot, settings, lay)
+    table = _table(snapshot, settings, lay, t, spot, vix)
     qm, held = lay.qm, lay.held
     unknown_s = (held & ~table.known).any(axis=1)
     # unknown contracts carry NaN greeks: zero them for the product (their structures are reported unknown)
@@ -119,14 +129,35 @@ def _why_unknown(s: int, lay: Layout, table: GreeksTable) -> str:
 
 def _stress_prices(lay: Layout, table: GreeksTable, t: np.ndarray, spot: float, settings: BookSettings) -> np.ndarray:
     """Prices per (grid point incl. a no-shock base row first, contract); NaN for unknown contracts."""
-    grid = settings.stress_grid
+    factor, shift, years = _grid_columns(settings)
     known = table.known
-    iv0 = np.where(known, table.iv, 0.2)
-    atm0 = iv0 - settings.skew_slope * np.log(lay.strikes / spot)  # each leg's own ATM level: its smile is kept
-    spots = spot * (1.0 + np.array([0.0, *(p.spx_pct / 100.0 for p in grid)]))[:, None]
-    shift = np.array([0.0, *(p.iv_points / 100.0 for p in grid)])[:, None]
-    days = np.array([0.0, *(p.days for p in grid)])[:, None]
-    vol = np.clip(atm0 + shift + settings.skew_slope * np.log(lay.strikes / spots), settings.min_iv, settings.max_iv)
-    tt = np.maximum(t - days / 365.0, 0.0)
+    all_known = bool(known.all())
+    iv0 = table.iv if all_known else np.where(known, table.iv, 0.2)
+    spots = spot * factor
+    # log-moneyness per row; the base row's spot is spot x 1.0 == spot, so its row is each leg's own ln(K/S)
+    moneyness = np.log(lay.strikes / spots)
+    atm0 = iv0 - settings.skew_slope * moneyness[0]  # each leg's own ATM level: its smile is kept
+    vol = np.minimum(np.maximum(atm0 + shift + settings.skew_slope * moneyness, settings.min_iv), settings.max_iv)
+    tt = np.maximum(t - years, 0.0)
     prices = bs_price_vec(spots, lay.strikes, tt, settings.risk_free_rate, vol, lay.is_call, settings.dividend_yield)
-    return np.where(known, prices, math.nan)
+    return prices if all_known else np.where(known, prices, math.nan)
+
+
+_GRID_CACHE: dict[tuple[tuple[float, float, float], ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _grid_columns(settings: BookSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(1 + SPX move, IV shift, years passed) per grid row as columns, a no-shock base row first. Built once per
+    distinct grid (keyed by its values, so an edited grid is never served stale) and shared read-only."""
+    key = tuple((p.spx_pct, p.iv_points, p.days) for p in settings.stress_grid)
+    columns = _GRID_CACHE.get(key)
+    if columns is None:
+        factor = (1.0 + np.array([0.0, *(p[0] / 100.0 for p in key)]))[:, None]
+        shift = np.array([0.0, *(p[1] / 100.0 for p in key)])[:, None]
+        years = np.array([0.0, *(p[2] for p in key)])[:, None] / 365.0
+        for arr in (factor, shift, years):
+            arr.flags.writeable = False
+        if len(_GRID_CACHE) >= 64:  # a few grids at most in practice (config reloads); never grow without bound
+            _GRID_CACHE.clear()
+        columns = _GRID_CACHE[key] = (factor, shift, years)
+    return columns

@@ -312,3 +312,49 @@ def test_zero_missing_is_nan_to_num() -> None:
 def test_session_rank_equals_the_numpy_search(day: dt.date, right: bool) -> None:
     want = int(np.searchsorted(sessions._sessions(), np.datetime64(day, "D"), side="right" if right else "left"))
     assert sessions._rank.__wrapped__(day, right) == want
+
+
+# ---- the book: stress repricing ----------------------------------------------------------------------------------
+
+
+def _stress_reference(lay, table, t: np.ndarray, spot: float, settings: BookSettings) -> np.ndarray:
+    """The stress prices written out as the spec reads: grid arrays built on every call, each leg's ATM level from
+    its own ln(K/S), the clip, then Black-Scholes; NaN for unknown contracts."""
+    from bot.pricing.black_scholes import bs_price_vec
+
+    grid = settings.stress_grid
+    known = table.known
+    iv0 = np.where(known, table.iv, 0.2)
+    atm0 = iv0 - settings.skew_slope * np.log(lay.strikes / spot)
+    spots = spot * (1.0 + np.array([0.0, *(p.spx_pct / 100.0 for p in grid)]))[:, None]
+    shift = np.array([0.0, *(p.iv_points / 100.0 for p in grid)])[:, None]
+    days = np.array([0.0, *(p.days for p in grid)])[:, None]
+    vol = np.clip(atm0 + shift + settings.skew_slope * np.log(lay.strikes / spots), settings.min_iv, settings.max_iv)
+    tt = np.maximum(t - days / 365.0, 0.0)
+    prices = bs_price_vec(spots, lay.strikes, tt, settings.risk_free_rate, vol, lay.is_call, settings.dividend_yield)
+    return np.where(known, prices, math.nan)
+
+
+@pytest.mark.parametrize("days_left", [2, 30])
+def test_stress_prices_equal_the_reference_and_follow_an_edited_grid(days_left: int) -> None:
+    from bot.book.grouping import layout
+    from bot.book.report import _stress_prices
+    from bot.settings.book import StressPoint
+
+    expiry = NOW.date() + dt.timedelta(days=days_left)  # 2 days: the 5-day points price at intrinsic
+    legs = condor_legs(expiry, (5300.0, 5350.0, 5650.0, 5700.0), 2, with_greeks=True)
+    bare = condor_legs(expiry, (5200.0, 5250.0, 5750.0, 5800.0), 1, with_greeks=False)
+    lay = layout(legs + bare)
+    t = lay.years_to_expiry(NOW.date())
+    plain = BookSettings()
+    edited = BookSettings(stress_grid=[StressPoint(spx_pct=-20.0, iv_points=40.0, days=1.0, vix_points=40.0)])
+    for s, bs_fallback in ((plain, True), (edited, True), (plain, False)):  # without the fallback: NaN rows
+        s = s.model_copy(update={"bs_fallback": bs_fallback})
+        table = greeks_table(
+            lay.contracts, [(legs + bare)[i] for i in lay.leg_index], lay.strikes, lay.is_call, t, NOW, s, 5500.0, 16.0
+        )
+        got = _stress_prices(lay, table, t, 5500.0, s)
+        want = _stress_reference(lay, table, t, 5500.0, s)
+        assert got.shape == (len(s.stress_grid) + 1, len(lay.contracts))
+        assert got.tobytes() == want.tobytes()
+    assert not table.known.all()  # the last round did cover unknown contracts

@@ -309,3 +309,20 @@ def test_vix_option_iv_solver_agrees_with_the_shared_bisection(strike, vol):
     bisection = implied_vol(price, 20.0, strike, t, 0.0, "C")
     assert _black76_iv(price, 20.0, strike, t, "C") == pytest.approx(bisection, abs=1e-5)
     assert _black76_iv(0.0, 20.0, strike, t, "C") is None
+
+
+def test_betas_on_read_fit_once_on_first_read_and_compare_by_value():
+    calls = []
+    fixed = Betas(BetaEstimate(0.6, "fallback"), BetaEstimate(0.4, "regression", 60, 0.8), BetaEstimate(0.45, "x"))
+
+    def fit() -> Betas:
+        calls.append(1)
+        return fixed
+
+    lazy = Betas.on_read(fit)
+    assert calls == []
+    assert lazy.f2.value == 0.4 and lazy.pct.value == 0.45 and lazy.f1.source == "fallback"
+    assert lazy == fixed and hash(lazy) == hash(fixed) and repr(lazy) == repr(fixed)
+    assert lazy.to_dict() == fixed.to_dict()
+    assert calls == [1]
+    assert lazy != Betas(BetaEstimate(0.7, "fallback"), fixed.f2, fixed.pct)

@@ -157,3 +157,26 @@ def test_enforced_carry_budget_keeps_both_halves_of_a_roll():
     roll = [i for i in d.intents if (i.group or "").startswith("roll-")]
     assert len(roll) == 2 and {i.opens_position for i in roll} == {True, False}
     assert {i.instrument.expiry for i in roll} == {f1.expiry, snap.curve.nth(snap.today, 2).expiry}
+
+
+def test_betas_are_fitted_only_when_read_and_then_equal_the_eager_fit(monkeypatch):
+    import bot.strategy as strategy
+    from bot.sizing import estimate_betas
+
+    fits = []
+
+    def counting(*args):
+        fits.append(args)
+        return estimate_betas(*args)
+
+    monkeypatch.setattr(strategy, "estimate_betas", counting)
+    snap, history = calm_market()  # every layer idle: sizing never reads the betas
+    d = decide(snap, StrategyState(), history, SETTINGS)
+    assert fits == []
+    eager = estimate_betas(history.vix, history.f1, history.f2, history.vixy, SETTINGS.sizing)
+    assert d.record.to_dict()["sizing"]["betas"] == eager.to_dict()  # the record fits them, once
+    assert d.record.sizing.betas == eager and len(fits) == 1
+    spike, spike_history = spike_market()  # a layer opens: sizing reads them during the decision
+    fits.clear()
+    decide(spike, StrategyState(), spike_history, SETTINGS)
+    assert len(fits) == 1
