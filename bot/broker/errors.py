@@ -98,6 +98,11 @@ class BrokerUnavailableError(BrokerError):
     """The gateway could not be reached within the configured attempts."""
 
 
+class GatewayRefusedError(ConnectionError):
+    """The gateway turned a connect attempt away (326, or the socket closed mid-handshake). A ConnectionError, not a
+    BrokerError: it is one failed attempt, retried with backoff like a refused port."""
+
+
 class RequestTimeoutError(BrokerError):
     """A request got no answer within broker.request_timeout_s."""
 

@@ -24,10 +24,11 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_never, wait_exponential
 
 from bot.account_guard import mask_account
@@ -38,6 +39,7 @@ from bot.broker.errors import (
     ClassifiedError,
     ContractNotFoundError,
     ErrorKind,
+    GatewayRefusedError,
     NotConnectedError,
     RequestFailedError,
     RequestTimeoutError,
@@ -86,28 +88,34 @@ class BrokerState(StrEnum):
 
 @dataclass(frozen=True)
 class BrokerTuning:
-    """Facade timings that are not (yet) in BrokerSettings; defaults suit a real gateway, tests shorten them."""
+    """An in-code override of some `[broker]` timing keys, for callers that set timings per process (the simulator
+    host's quick reconnects) rather than in the config. A field left None keeps the configured value; the defaults
+    and the validation live in BrokerSettings only. New code sets the keys in the config (or a model_copy of it).
+    """
 
-    reconnect_initial_s: float = 1.0  # first backoff delay after a failed (re)connect
-    reconnect_max_s: float = 60.0  # backoff ceiling (IB Gateway restarts daily: keep trying, slowly)
-    initial_connect_attempts: int = 5  # connect() gives up after this many failed attempts
-    client_id_in_use_backoff_s: float = 30.0  # minimum wait after a 326 (another client holds the id)
-    watchdog_interval_s: float = 15.0  # how often reqCurrentTime probes a quiet gateway
-    watchdog_timeout_s: float = 10.0  # no answer within this: the gateway is treated as gone
-    historical_concurrency: int = 3  # historical requests in flight at once
-    historical_min_interval_s: float = 2.0  # between historical request starts
-    pacing_retry_s: float = 15.0  # wait before retrying a request refused for pacing
-    pacing_retries: int = 3  # retries of a paced request before giving up
-    market_data_type: int = 1  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen (paper accounts without data: 3)
+    reconnect_initial_s: float | None = None
+    reconnect_max_s: float | None = None
+    initial_connect_attempts: int | None = None
+    client_id_in_use_backoff_s: float | None = None
+    watchdog_interval_s: float | None = None
+    watchdog_timeout_s: float | None = None
+    historical_concurrency: int | None = None
+    historical_min_interval_s: float | None = None
+    pacing_retry_s: float | None = None
+    pacing_retries: int | None = None
+    market_data_type: int | None = None
 
-    def __post_init__(self) -> None:
-        for name in ("reconnect_initial_s", "reconnect_max_s", "watchdog_interval_s", "watchdog_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"BrokerTuning.{name} must be > 0")
-        if self.initial_connect_attempts < 1 or self.historical_concurrency < 1 or self.pacing_retries < 0:
-            raise ValueError("BrokerTuning: attempts and concurrency must be >= 1, retries >= 0")
-        if self.market_data_type not in (1, 2, 3, 4):
-            raise ValueError(f"BrokerTuning.market_data_type must be 1, 2, 3 or 4, got {self.market_data_type}")
+    def overrides(self) -> dict[str, Any]:
+        """The keys this tuning sets."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def apply(self, settings: BrokerSettings) -> BrokerSettings:
+        """`settings` with these keys replaced, validated like a config file (ValueError naming the key if bad)."""
+        try:
+            return BrokerSettings.model_validate({**settings.model_dump(), **self.overrides()})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'broker'}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"BrokerTuning sets invalid [broker] values: {problems}") from None
 
 
 @dataclass
@@ -138,15 +146,15 @@ class Broker:
         library: IbLibrary | None = None,
         account: str | None = None,
     ) -> None:
-        self.settings = settings
-        self.tuning = tuning or BrokerTuning()
-        self.lib = library or load_library(settings.library)
+        # Every timing is read from self.settings; a legacy BrokerTuning only replaces the keys it sets.
+        self.settings = tuning.apply(settings) if tuning is not None else settings
+        self.lib = library or load_library(self.settings.library)
         install_routine_error_filter(self.lib.name)
         self.events: asyncio.Queue[BrokerEvent] = asyncio.Queue()
         self._wanted_account = account
         self._ib = self.lib.IB()
         # Every sync call of the library is bounded too, although the facade uses only the async ones.
-        self._ib.RequestTimeout = settings.request_timeout_s
+        self._ib.RequestTimeout = self.settings.request_timeout_s
         # Failed requests raise RequestError (code + message) instead of quietly returning empty results.
         self._ib.RaiseRequestErrors = True
         self._state = BrokerState.DISCONNECTED
@@ -157,6 +165,7 @@ class Broker:
         self._competing_session = False
         self._connectivity_lost = False  # 1100 seen, no 1101/1102 yet
         self._client_id_conflict = False
+        self._turned_away: asyncio.Future[str] | None = None  # set while an attempt connects; resolved to end it
         self._supervisor: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -169,7 +178,7 @@ class Broker:
         self._acknowledged: set[int] = set()  # order ids the gateway reported a status for
         # The libraries key open/completed-order requests by name: two at once would overwrite each other's future.
         self._refresh_lock = asyncio.Lock()
-        self._history_pacer = Pacer(self.tuning.historical_concurrency, self.tuning.historical_min_interval_s)
+        self._history_pacer = Pacer(self.settings.historical_concurrency, self.settings.historical_min_interval_s)
         self._attach_handlers()
 
     # ------------------------------------------------------------------ state
@@ -254,7 +263,7 @@ class Broker:
         self._closing = False
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.tuning.initial_connect_attempts),
+                stop=stop_after_attempt(self.settings.initial_connect_attempts),
                 wait=self._backoff(),
                 retry=retry_if_exception_type(_RETRYABLE_CONNECT),
                 reraise=True,
@@ -265,7 +274,7 @@ class Broker:
             self._set_state(BrokerState.DISCONNECTED)
             raise BrokerUnavailableError(
                 f"no IB API connection at {self.settings.host}:{self.settings.port} (client id "
-                f"{self.settings.client_id}) after {self.tuning.initial_connect_attempts} attempts: {exc!r}. "
+                f"{self.settings.client_id}) after {self.settings.initial_connect_attempts} attempts: {exc!r}. "
                 "Fix: start IB Gateway/TWS, enable the API socket on this port, or use another client id"
             ) from exc
         self._start_watchdog()
@@ -294,14 +303,14 @@ class Broker:
             )
 
     def _backoff(self) -> Any:
-        initial, ceiling = self.tuning.reconnect_initial_s, self.tuning.reconnect_max_s
+        initial, ceiling = self.settings.reconnect_initial_s, self.settings.reconnect_max_s
         exponential = wait_exponential(multiplier=initial, min=initial, max=ceiling)
 
         def wait(retry_state: Any) -> float:
             delay = exponential(retry_state)
             if self._client_id_conflict:
                 self._client_id_conflict = False
-                delay = max(delay, self.tuning.client_id_in_use_backoff_s)
+                delay = max(delay, self.settings.client_id_in_use_backoff_s)
             return delay
 
         return wait
@@ -313,20 +322,14 @@ class Broker:
             # Start from an empty library memory: ib_insync keeps the old session's trades and fills after a
             # client-side disconnect (the watchdog's), and order_evidence() must show only this connection's truth.
             self._ib.wrapper.reset()
-            await self._ib.connectAsync(
-                self.settings.host,
-                self.settings.port,
-                clientId=self.settings.client_id,
-                timeout=self.settings.connect_timeout_s,
-                account=self._wanted_account or "",
-            )
+            await self._open_api()
             if not self._ib.isConnected() or not self._ib.managedAccounts():
                 raise ConnectionError("the gateway accepted the socket but sent no managed accounts")
             self._generation += 1
             self._competing_session = self._connectivity_lost = False
             self._set_state(BrokerState.RECONCILING)
-            if self.tuning.market_data_type != 1:
-                self._ib.reqMarketDataType(self.tuning.market_data_type)
+            if self.settings.market_data_type != 1:
+                self._ib.reqMarketDataType(self.settings.market_data_type)
             snapshot = await self.refresh_snapshot()
             await self._resubscribe_all()
         except BaseException:
@@ -345,6 +348,52 @@ class Broker:
         )
         self._set_state(BrokerState.READY)
         self._connection_event(ConnectionEventKind.CONNECTED)
+
+    async def _open_api(self) -> None:
+        """The library's connectAsync, cut short the moment the gateway turns this attempt away.
+
+        After error 326 the gateway closes the socket; a gateway that is up but not accepting API clients closes it
+        before the handshake is answered. Either way both libraries keep waiting for an apiStart that never comes
+        until connect_timeout_s runs out (ib_async/ib_insync only log the close). Watching the 326 error and this
+        socket's close fails the attempt at once instead, so the backoff, not the connect timeout, paces retries.
+        """
+        conn = self._ib.client.conn
+        if conn.transport is not None:
+            # The previous socket is still closing: the watchdog hung up on a gateway that stopped reading, and a
+            # close waits for unsent bytes to drain, which they never will. Abort it and wait for its close here,
+            # so that a close watched below can only be this attempt's.
+            conn.transport.abort()
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                await conn.disconnected
+        turned_away: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def on_socket_closed(message: str = "") -> None:
+            if not turned_away.done():
+                detail = f" ({message})" if message else ""
+                turned_away.set_result(f"the gateway closed the socket while connecting{detail}")
+
+        attempt = asyncio.ensure_future(
+            self._ib.connectAsync(
+                self.settings.host,
+                self.settings.port,
+                clientId=self.settings.client_id,
+                timeout=self.settings.connect_timeout_s,
+                account=self._wanted_account or "",
+            )
+        )
+        turned_away.add_done_callback(lambda _: attempt.cancel())
+        self._turned_away = turned_away
+        conn.disconnected += on_socket_closed
+        try:
+            await attempt
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if turned_away.done() and not (task is not None and task.cancelling()):
+                raise GatewayRefusedError(turned_away.result()) from None
+            raise
+        finally:
+            conn.disconnected -= on_socket_closed
+            self._turned_away = None
 
     def _on_disconnected(self) -> None:
         if self._closing or self._connecting:
@@ -382,11 +431,11 @@ class Broker:
     async def _watch_silence(self) -> None:
         """Probe with reqCurrentTime; a gateway that does not answer is treated exactly like a dropped socket."""
         while not self._closing:
-            await asyncio.sleep(self.tuning.watchdog_interval_s)
+            await asyncio.sleep(self.settings.watchdog_interval_s)
             if self._state not in (BrokerState.READY, BrokerState.DEGRADED):
                 continue
             try:
-                async with asyncio.timeout(self.tuning.watchdog_timeout_s):
+                async with asyncio.timeout(self.settings.watchdog_timeout_s):
                     await self._ib.reqCurrentTimeAsync()
             except (TimeoutError, ConnectionError) as exc:
                 if self._closing or self._state not in (BrokerState.READY, BrokerState.DEGRADED):
@@ -705,11 +754,11 @@ class Broker:
             try:
                 bars = await self._history_pacer.run(request)
             except RequestFailedError as exc:
-                if exc.error.kind is not ErrorKind.PACING or retries >= self.tuning.pacing_retries:
+                if exc.error.kind is not ErrorKind.PACING or retries >= self.settings.pacing_retries:
                     raise
                 retries += 1
                 self._connection_event(ConnectionEventKind.PACING, exc.error.code, exc.error.message)
-                await asyncio.sleep(self.tuning.pacing_retry_s)
+                await asyncio.sleep(self.settings.pacing_retry_s)
                 continue
             return [convert.daily_bar(b) for b in bars or ()]
 
@@ -848,6 +897,8 @@ class Broker:
             self._connection_event(ConnectionEventKind.COMPETING_SESSION, error.code, error.message)
         elif kind is ErrorKind.CLIENT_ID_IN_USE:
             self._client_id_conflict = True
+            if self._turned_away is not None and not self._turned_away.done():
+                self._turned_away.set_result(f"IB error 326: {error.message}")
             log.error("client id in use", client_id=self.settings.client_id, message=error.message)
             self._connection_event(ConnectionEventKind.CLIENT_ID_IN_USE, error.code, error.message)
         elif kind is ErrorKind.NOTICE:

@@ -3,7 +3,8 @@
 ib_async logs every `Error 202 ... Order Canceled` at ERROR, yet a cancel is the normal end of each ladder step, so
 an operator watching the console saw an "error" per step. The facade already handles these codes by meaning
 (`bot.broker.errors`); this filter lowers the library's record for them to INFO and leaves every other code,
-notably 1100/1101/1102, 201 and 326, at the level the library chose.
+notably 1100/1101/1102, 201 and 326, at the level the library chose. Likewise "API connection failed:
+CancelledError()": the facade cancels a connect attempt the gateway turned away (or on close) and logs why itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot.broker.errors import ErrorKind, classify_error
 
 ROUTINE_KINDS = frozenset({ErrorKind.ORDER_CANCELLED, ErrorKind.NOTICE})
 _ERROR_LINE = re.compile(r"^Error (\d+), reqId")
+_CANCELLED_CONNECT = "API connection failed: CancelledError()"
 
 
 class RoutineErrorFilter(logging.Filter):
@@ -22,14 +24,18 @@ class RoutineErrorFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno > logging.INFO:
-            match = _ERROR_LINE.match(record.getMessage())
-            if match and classify_error(int(match.group(1)), record.getMessage()).kind in ROUTINE_KINDS:
+            message = record.getMessage()
+            match = _ERROR_LINE.match(message)
+            routine = match is not None and classify_error(int(match.group(1)), message).kind in ROUTINE_KINDS
+            if routine or message == _CANCELLED_CONNECT:
                 record.levelno, record.levelname = logging.INFO, "INFO"
         return True
 
 
 def install_routine_error_filter(library_name: str) -> None:
-    """Attach the filter once to the library's wrapper logger (where both libraries log API errors)."""
-    logger = logging.getLogger(f"{library_name}.wrapper")
-    if not any(isinstance(f, RoutineErrorFilter) for f in logger.filters):
-        logger.addFilter(RoutineErrorFilter())
+    """Attach the filter once to the library's wrapper logger (where both libraries log API errors) and its client
+    logger (where they log connect failures)."""
+    for name in ("wrapper", "client"):
+        logger = logging.getLogger(f"{library_name}.{name}")
+        if not any(isinstance(f, RoutineErrorFilter) for f in logger.filters):
+            logger.addFilter(RoutineErrorFilter())

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.broker import Broker, BrokerTuning
+from bot.broker import Broker
 from bot.broker.types import BrokerEvent
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
 from bot.domain.layers import LayerId
@@ -29,23 +29,33 @@ SETTINGS = ExecutionSettings(
     execution_report_wait_s=1.0,
 )
 
-FAST_TUNING = BrokerTuning(
-    reconnect_initial_s=0.05,
-    reconnect_max_s=0.3,
-    initial_connect_attempts=3,
-    client_id_in_use_backoff_s=0.2,
-    watchdog_interval_s=0.5,
-    watchdog_timeout_s=0.5,
-    historical_concurrency=2,
-    historical_min_interval_s=0.0,
-    pacing_retry_s=0.1,
-    pacing_retries=2,
-)
+# [broker] timings short enough for tests (quick backoff, a watchdog that notices a hung gateway within a second);
+# the logic is the same as with the defaults.
+FAST_TIMINGS: dict[str, Any] = {
+    "reconnect_initial_s": 0.05,
+    "reconnect_max_s": 0.3,
+    "initial_connect_attempts": 3,
+    "client_id_in_use_backoff_s": 0.2,
+    "watchdog_interval_s": 0.5,
+    "watchdog_timeout_s": 0.5,
+    "historical_concurrency": 2,
+    "historical_min_interval_s": 0.0,
+    "pacing_retry_s": 0.1,
+    "pacing_retries": 2,
+}
 
 
-def broker_settings(port: int, library: str, client_id: int = 17, connect_timeout_s: float = 2.0) -> BrokerSettings:
+def broker_settings(
+    port: int, library: str, client_id: int = 17, connect_timeout_s: float = 2.0, **overrides: Any
+) -> BrokerSettings:
+    """Settings for the simulator on `port`: FAST_TIMINGS, with any key replaced by `overrides`."""
     return BrokerSettings(
-        port=port, library=library, client_id=client_id, connect_timeout_s=connect_timeout_s, request_timeout_s=3.0
+        port=port,
+        library=library,
+        client_id=client_id,
+        connect_timeout_s=connect_timeout_s,
+        request_timeout_s=3.0,
+        **{**FAST_TIMINGS, **overrides},
     )
 
 
@@ -59,7 +69,7 @@ async def simulator(market: MarketModel, orders_log: Path, **kwargs: Any) -> Asy
 
 @contextlib.asynccontextmanager
 async def connected(sim: Simulator, library: str, **kwargs: Any) -> AsyncIterator[Broker]:
-    broker = Broker(broker_settings(sim.port, library, **kwargs), tuning=FAST_TUNING)
+    broker = Broker(broker_settings(sim.port, library, **kwargs))
     await broker.connect()
     try:
         yield broker
@@ -121,3 +131,53 @@ async def front_intent(
     limit = quote.ask + 0.5 if side is Side.BUY else quote.bid - 0.5
     instrument = HedgeInstrument(HedgeKind.VX, front.expiry_date)
     return Intent(intent_id, LayerId.NEAR_TERM, instrument, side, quantity, PriceGuidance(quote.mid, limit), "test")
+
+
+class HangUpGate:
+    """A port in front of the simulator that accepts and at once closes the next `hang_ups` connections, as a gateway
+    that is up but turns API clients away does (the socket opens, then closes before the handshake is answered);
+    every later connection is forwarded to the simulator byte for byte."""
+
+    def __init__(self, target_port: int, hang_ups: int) -> None:
+        self.target_port = target_port
+        self.hang_ups = hang_ups
+        self.last_hang_up: float | None = None  # loop time of the last connection turned away
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> HangUpGate:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.hang_ups > 0:
+            self.hang_ups -= 1
+            self.last_hang_up = asyncio.get_running_loop().time()
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        pumps = [asyncio.ensure_future(_pump(reader, up_writer)), asyncio.ensure_future(_pump(up_reader, writer))]
+        self._tasks.update(pumps)
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pumps:
+                task.cancel()
+                self._tasks.discard(task)
+            writer.close()
+            up_writer.close()
+
+
+async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    while data := await source.read(65536):
+        sink.write(data)
+        await sink.drain()

@@ -161,14 +161,14 @@ def test_silent_gateway_is_treated_as_disconnected(library, calm_market, tmp_pat
             return broker.generation, noticed_after
 
     generation, noticed_after = run(go())
-    # FAST_TUNING probes every 0.5 s and gives up after 0.5 s without an answer
+    # FAST_TIMINGS probe every 0.5 s and gives up after 0.5 s without an answer
     assert generation == 2 and noticed_after < 1.5
 
 
 def test_connect_gives_up_with_a_clear_error_when_nothing_listens(library) -> None:
     from bot.broker import Broker, BrokerUnavailableError
 
-    from .simkit import FAST_TUNING, broker_settings
+    from .simkit import broker_settings
 
     async def go():
         import socket
@@ -176,7 +176,7 @@ def test_connect_gives_up_with_a_clear_error_when_nothing_listens(library) -> No
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]  # a port nobody listens on once the socket closes
-        broker = Broker(broker_settings(port, library), tuning=FAST_TUNING)
+        broker = Broker(broker_settings(port, library))
         with pytest.raises(BrokerUnavailableError, match="Fix: start IB Gateway"):
             await broker.connect()
 
@@ -239,11 +239,11 @@ def test_competing_session_stops_trading_until_data_flows(library, calm_market, 
 def test_client_id_in_use_is_reported_and_backed_off(library, calm_market, tmp_path) -> None:
     from bot.broker import Broker
 
-    from .simkit import FAST_TUNING, broker_settings
+    from .simkit import broker_settings
 
     async def go():
         async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
-            broker = Broker(broker_settings(sim.port, library, connect_timeout_s=0.5), tuning=FAST_TUNING)
+            broker = Broker(broker_settings(sim.port, library))
             sim.faults.clientid_in_use(1)
             try:
                 await broker.connect()
@@ -259,16 +259,13 @@ def test_client_id_in_use_is_reported_and_backed_off(library, calm_market, tmp_p
 
 
 def test_delayed_market_data_is_requested_and_flagged(library, calm_market, tmp_path) -> None:
-    import dataclasses
-
     from bot.broker import Broker
 
-    from .simkit import FAST_TUNING, broker_settings
+    from .simkit import broker_settings
 
     async def go():
         async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
-            tuning = dataclasses.replace(FAST_TUNING, market_data_type=3)
-            broker = Broker(broker_settings(sim.port, library), tuning=tuning)
+            broker = Broker(broker_settings(sim.port, library, market_data_type=3))
             await broker.connect()
             try:
                 front = (await broker.vx_curve(today=calm_market.info.start.date())).contracts[0]
@@ -310,14 +307,19 @@ def test_no_order_state_survives_a_client_side_reconnect(library, calm_market, t
             broker._ib.wrapper.trades[(17, 99)] = stale
             before = broker.order_evidence("ghost")
             broker._ib.disconnect()  # what the watchdog does to a silent gateway
-            broker._on_disconnected()
+            broker._on_disconnected()  # the reconnect starts while the old socket is still closing
             await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "disconnected")
-            await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "connected", 8)
-            return before, broker.order_evidence("ghost")
+            between = []
+            await next_event(
+                broker, lambda e: between.append(e) or (isinstance(e, ConnectionEvent) and e.kind == "connected"), 8
+            )
+            return before, broker.order_evidence("ghost"), between
 
-    before, after = run(go())
+    before, after, between = run(go())
     assert len(before.open_orders) == 1  # the library did remember it
     assert after.open_orders == () and after.completed_orders == ()
+    # the old socket's close did not count as this attempt being turned away: the first attempt succeeded
+    assert not [e for e in between if isinstance(e, ConnectionEvent) and e.kind == "reconnecting"]
 
 
 def test_pacing_retries_are_bounded(library, calm_market, tmp_path) -> None:
@@ -328,7 +330,7 @@ def test_pacing_retries_are_bounded(library, calm_market, tmp_path) -> None:
             vix = await broker.index("VIX")
             with pytest.raises(ValueError, match="whatToShow"):
                 await broker.daily_bars(vix, "1 M", what="PRICES")
-            sim.faults.pacing(broker.tuning.pacing_retries + 1)  # refused every time
+            sim.faults.pacing(broker.settings.pacing_retries + 1)  # refused every time
             with pytest.raises(RequestFailedError, match="pacing"):
                 await broker.daily_bars(vix, "1 M")
 

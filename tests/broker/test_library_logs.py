@@ -22,6 +22,9 @@ def _record(message: str, level: int = logging.ERROR) -> logging.LogRecord:
         ("Error 201, reqId 7: Order rejected - reason: no", logging.ERROR),
         ("Error 326, reqId -1: Unable to connect as the client id is already in use.", logging.ERROR),
         ("Peer closed connection.", logging.ERROR),
+        ("API connection failed: CancelledError()", logging.INFO),  # the facade cut the attempt short
+        ("API connection failed: TimeoutError()", logging.ERROR),
+        ("API connection failed: ConnectionRefusedError(111, 'Connect call failed')", logging.ERROR),
     ],
 )
 def test_only_routine_codes_are_lowered(message, expected):
@@ -31,8 +34,9 @@ def test_only_routine_codes_are_lowered(message, expected):
     assert record.levelname == logging.getLevelName(expected)
 
 
-def test_installed_once_on_the_wrapper_logger():
-    logger = logging.getLogger("ib_insync.wrapper")
+@pytest.mark.parametrize("name", ["wrapper", "client"])
+def test_installed_once_on_the_wrapper_and_client_loggers(name):
+    logger = logging.getLogger(f"ib_insync.{name}")
     before = len(logger.filters)
     install_routine_error_filter("ib_insync")
     install_routine_error_filter("ib_insync")
