@@ -145,17 +145,20 @@ def bs_price_vec(
     Every element goes through the same operations as the textbook form, so the prices are the same to the bit
     (tested against it).
     """
-    spot, strike, t, rate, vol, div_yield = (
-        np.asarray(a, dtype=float) for a in (spot, strike, t, rate, vol, div_yield)
-    )
+    spot, strike, t, vol = (np.asarray(a, dtype=float) for a in (spot, strike, t, vol))
+    rate, div_yield = _scalar_or_array(rate), _scalar_or_array(div_yield)
     is_call = np.asarray(is_call, dtype=float).astype(bool)
-    live = (t > MIN_T) & (vol > MIN_VOL)
-    all_live = bool(live.all())
-    safe_t = t if all_live else np.where(live, t, 1.0)
-    safe_vol = vol if all_live else np.where(live, vol, 1.0)
+    # NaN fails both tests, as it fails `live` below
+    all_live = bool(np.minimum.reduce(t, axis=None) > MIN_T and np.minimum.reduce(vol, axis=None) > MIN_VOL)
+    live = None if all_live else (t > MIN_T) & (vol > MIN_VOL)
+    safe_t = t if live is None else np.where(live, t, 1.0)
+    safe_vol = vol if live is None else np.where(live, vol, 1.0)
     sqrt_t = np.sqrt(safe_t)
     vol_t = safe_vol * sqrt_t
-    d1 = (np.log(spot / strike) + (rate - div_yield + 0.5 * safe_vol**2) * safe_t) / vol_t
+    carry = rate - div_yield
+    # a zero carry adds exactly nothing to 0.5 vol^2 (never -0.0): the addition is skipped, not the rounding
+    drift = 0.5 * safe_vol**2 if _is_zero(carry) else carry + 0.5 * safe_vol**2
+    d1 = (np.log(spot / strike) + drift * safe_t) / vol_t
     d2 = d1 - vol_t
     sign = np.where(is_call, 1.0, -1.0)
     spot_part = spot if _is_zero(div_yield) else spot * np.exp(-div_yield * safe_t)
@@ -163,12 +166,20 @@ def bs_price_vec(
     a = spot_part * _norm_cdf_vec(sign * d1)
     b = strike_part * _norm_cdf_vec(sign * d2)
     price = np.where(is_call, a - b, b - a)
-    if all_live:
+    if live is None:
         return np.maximum(price, 0.0)
     intrinsic = np.where(is_call, np.maximum(spot - strike, 0.0), np.maximum(strike - spot, 0.0))
     return np.where(live, np.maximum(price, 0.0), intrinsic)
 
 
-def _is_zero(x: np.ndarray) -> bool:
+def _scalar_or_array(x: np.ndarray | float) -> np.ndarray | float:
+    """A Python float for a scalar (arithmetic with it rounds as with a 0-d array, at a fraction of the cost)."""
+    if isinstance(x, float):
+        return x
+    arr = np.asarray(x, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def _is_zero(x: np.ndarray | float) -> bool:
     """A scalar zero: its discount factor e^(-0 t) is exactly 1, so multiplying by it changes no bit."""
-    return x.ndim == 0 and x == 0.0
+    return isinstance(x, float) and x == 0.0

@@ -20,7 +20,7 @@ from bot.backtest.alvh import (
 )
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
-from bot.backtest.hedges import vix_call_prices, vix_call_vols, vix_call_vols_rows
+from bot.backtest.hedges import vix_call_price, vix_call_prices, vix_call_vol, vix_call_vols, vix_call_vols_rows
 from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
@@ -151,3 +151,21 @@ def test_the_precomputed_curve_equals_the_day_by_day_one(sim: _Simulator) -> Non
             quote = Quote(bid=max(f - half, 0.0), ask=f + half, last=f, at=now)
             eager.append(VxPoint(d.vx.expiry[j].astype(object), quote))
         assert sim.snapshot(i).curve == VxCurve(tuple(eager)), f"day {i}"
+
+
+def test_one_vix_call_on_floats_equals_the_vector_forms_bit_for_bit(sim: _Simulator) -> None:
+    d, comp = sim.d, sim.comp
+    rng = np.random.default_rng(5)
+    vvix = d.vvix.copy()
+    vvix[rng.random(d.n) < 0.3] = np.nan  # days without VVIX take the fallback
+    data = dataclasses.replace(d, vvix=vvix)
+    for _ in range(2000):
+        i, forward, strike = int(rng.integers(0, d.n)), float(rng.uniform(9.0, 80.0)), float(rng.integers(5, 120))
+        t = float(rng.choice([rng.uniform(0.0, 0.6), 0.0, 1e-7, -0.01]))  # live, expired, under MIN_T
+        rate = float(rng.choice([0.0, rng.uniform(0.0, 0.06)]))
+        vol = vix_call_vol(data, i, t, strike, forward, comp)
+        assert vol == float(vix_call_vols(data, i, t, np.array([strike]), forward, comp)[0])
+        vol = float(rng.choice([vol, 0.0, math.nan])) if rng.random() < 0.1 else vol  # no vol, no number
+        want = float(vix_call_prices(forward, np.array([strike]), t, rate, np.array([vol]))[0])
+        got = vix_call_price(forward, strike, t, rate, vol)
+        assert np.array([got]).tobytes() == np.array([want]).tobytes(), (forward, strike, t, rate, vol)
