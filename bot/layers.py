@@ -36,6 +36,7 @@ Values sizing reads:
   step at harvest; it thickens as the retrace deepens and thins (to the ceiling of the same mapping: a one-step
   deadband) when stress builds again (`thin` rules).
 - `episode`: +1 on each activation, so intent ids of a new episode never collide with an old one.
+- `near_kind` (layer 1): cleared on activation; the planner records the hedge instrument the episode uses.
 """
 
 from __future__ import annotations
@@ -257,6 +258,7 @@ def _step_one(book: LayerBook, layer: LayerId, ctx: _Ctx, flat: Mapping[LayerId,
                     strength=_strength(ctx, rules, state.strength),
                     thickness=thickness,
                     episode=state.episode + 1,
+                    near_kind="",  # a new episode chooses its hedge instrument afresh (bot/planner.py)
                 )
                 ctx.record(layer, "activate", state, new, check.text(gate_text), check.votes())
                 return new

@@ -10,6 +10,22 @@ The broker reports net positions only, so existing hedges are attributed to laye
    changes because another one was closed) -> layer 1, later futures -> layer 2; long VIX options -> layer 3;
    short VIX calls -> layer 3 while it holds call spreads at that expiry (hedged phase with a call-spread tail),
    else layer 2; VIXY -> layer 3 when the tail uses VIXY and the near hedge uses futures, else layer 1.
+Layer 1 keeps one kind of hedge per episode (`LayerState.near_kind`, cleared on activation). Sizing picks the
+instrument afresh every cycle from thresholds that a live market straddles (VIXY when the near future's quote is
+stale for a moment, VX as soon as the need reaches one VX), which would close one hedge and open the other on
+alternate cycles, and re-ask a person in approval mode. So the planner re-expresses layer 1's sized target:
+- the first sized target of the episode (or, after a restart, what the layer holds) fixes the kind;
+- VIXY stays VIXY, re-sized from the same $/VIX pt need; futures stay futures. When the kept kind has no usable
+  quote now, the layer keeps what it holds (alert `near_kind_kept`) instead of switching: a switch is a round trip
+  caused by a quote gap, not by the hedge;
+- VX and VXM of one expiry are one exposure at 10:1: the layer keeps the VX it holds (fewer only when the target
+  is below them), trades only the difference, and puts an increase into whole VX only when the kind is VX or the
+  need reached `vx_switch_at_vx` VX (a need hovering near 1 VX stays in VXM);
+- a re-expressed target that would break a hard cap is not used: sizing's own (capped) split is.
+Layer 1's share of a held instrument is the net position less the other layers' sized targets on it. When layer 1
+keeps futures while sizing fell back to VIXY, layer 2 (whose near part took the same fallback) keeps what it holds
+too, as both do when sizing has no near quote at all.
+
 Final target per layer: ACTIVE/HARVESTING -> its sized target (or, if sizing abstained, what it holds); UNWINDING
 -> nothing; IDLE/ARMED -> what it holds (never trade a position the layer did not open; it is reported).
 An instrument whose summed target is within `rebalance_band_pct` of the held position (same sign) is not traded
@@ -22,18 +38,19 @@ plan and planning again gives no intents. Ids are deterministic: layer, episode,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
 from bot.domain.layers import Alert, LayerBook, LayerId, LayerPhase
 from bot.domain.market import HedgePosition, MarketSnapshot, finite
 from bot.domain.votes import SignalVote
 from bot.settings.sizing import SizingSettings
-from bot.sizing import HOLDING, SizingResult, near_expiry
+from bot.sizing import CALLS_PER_VX, HOLDING, LayerTarget, SizingResult, near_expiry, vixy_units
 
 MAX_ID_LEN = 40
 FUTURES = (HedgeKind.VX, HedgeKind.VXM)
@@ -123,6 +140,7 @@ class Plan:
     targets: dict[LayerId, Book]  # final per-layer targets
     attribution: dict[LayerId, Book]  # held positions per layer
     alerts: tuple[Alert, ...] = ()
+    layers: LayerBook = field(default_factory=LayerBook)  # the layers planned for, with layer 1's near_kind set
 
     def target_book(self) -> Book:
         total: Book = {}
@@ -205,9 +223,11 @@ def plan(
     the long future or long call covering it, and is bought back before its cover is sold.
     """
     held = held_positions(snapshot.hedges)
+    layers, sizing, kind_alerts = keep_near_kind(layers, sizing, snapshot, held, s)
     sized = {lid: t.as_map() for lid, t in sizing.targets.items() if layers.get(lid).phase in HOLDING}
     attributed = attribute(held, sized, s, near_expiry(snapshot, s), _tail_short_call_rule(layers, sized, s))
     targets, alerts = layer_targets(layers, sizing, attributed, s)
+    alerts = kind_alerts + alerts
     total: Book = {}
     for book in targets.values():
         for inst, q in book.items():
@@ -228,7 +248,154 @@ def plan(
                 intents.append(intent)
     intents = _group_rolls(intents)
     intents.sort(key=lambda i: (i.opens_position, i.side is not Side.BUY, int(i.layer), i.instrument.key))
-    return Plan(tuple(intents), targets, attributed, tuple(alerts))
+    return Plan(tuple(intents), targets, attributed, tuple(alerts), layers)
+
+
+NEAR_KINDS = (HedgeKind.VIXY, HedgeKind.VX, HedgeKind.VXM)
+
+
+def keep_near_kind(
+    layers: LayerBook,
+    sizing: SizingResult,
+    snapshot: MarketSnapshot,
+    held: Mapping[HedgeInstrument, int],
+    s: SizingSettings,
+) -> tuple[LayerBook, SizingResult, list[Alert]]:
+    """Layer 1's sized target in the kind of hedge its episode uses (module docstring), and the layers with that
+    kind recorded. A target the kept kind cannot price now is dropped, so the layer keeps what it holds; so is
+    layer 2's when it took the VIXY fallback that layer 1 refused."""
+    lid = LayerId.NEAR_TERM
+    state, target = layers.get(lid), sizing.targets.get(lid)
+    if state.phase not in HOLDING or target is None:
+        return layers, sizing, []
+    sized = target.as_map()
+    others: Book = {}
+    for other, t in sizing.targets.items():
+        if other is not lid and layers.get(other).phase in HOLDING:
+            for inst, q in t.as_map().items():
+                others[inst] = others.get(inst, 0) + q
+    mine = {i: q - others.get(i, 0) for i, q in held.items() if i.kind in NEAR_KINDS and q - others.get(i, 0) > 0}
+    kind = state.near_kind or _kind_of(mine, prefer=_kind_of(sized))
+    new, kind, why = _in_kind(kind, sized, mine, target.usd_per_pt, snapshot, sizing, s)
+    vixy = HedgeInstrument(HedgeKind.VIXY)
+    if new is not None and new.get(vixy, 0) > 0:  # the VIXY cap binds on shares: fewer shares, same kind
+        room = max(s.max_vixy_shares - sum(abs(q) for i, q in others.items() if i.kind is HedgeKind.VIXY), 0)
+        new = {i: (min(q, room) if i == vixy else q) for i, q in new.items() if i != vixy or room}
+    if new is not None and _over_caps(new, others, s):  # VX/VXM: sizing's own split respects the caps
+        new, kind = sized, _kind_of(sized) or kind
+    alerts: list[Alert] = []
+    targets = dict(sizing.targets)
+    abstained = sizing.abstained
+    if new is None:
+        del targets[lid]
+        abstained = (*abstained, lid)
+        alerts.append(Alert("near_kind_kept", f"layer 1 keeps its {kind} hedge as it is: {why}", lid))
+    elif new != sized:
+        note = f"kept in {kind} this episode (sized as {_keys(sized) or 'nothing'})"
+        targets[lid] = LayerTarget(
+            lid, tuple(sorted(new.items(), key=lambda kv: kv[0].key)), (*target.notes, note), target.usd_per_pt
+        )
+    l2 = LayerId.MID_CURVE
+    if new is None and kind != HedgeKind.VIXY and l2 in targets and layers.get(l2).phase in HOLDING:
+        # the same VIXY fallback sized layer 2's near part: like sizing without a near quote, it keeps its hedge
+        del targets[l2]
+        abstained = (*abstained, l2)
+        alerts.append(Alert("near_kind_kept", f"layer 2 keeps its hedge as it is: {why}", l2))
+    if kind != state.near_kind:
+        states = tuple(dataclasses.replace(x, near_kind=kind) if x.layer is lid else x for x in layers.layers)
+        layers = LayerBook(states)  # type: ignore[arg-type]
+    return layers, dataclasses.replace(sizing, targets=targets, abstained=abstained), alerts
+
+
+def _kind_of(book: Mapping[HedgeInstrument, int], prefer: str = "") -> str:
+    """The kind of a layer-1 book: VX when it has VX (VXM then only carries the remainder), else VXM, else VIXY;
+    with both futures and VIXY long (left over from an earlier flip), `prefer`'s family when it is one of them."""
+    kinds = {i.kind for i, q in book.items() if q > 0 and i.kind in NEAR_KINDS}
+    futures = HedgeKind.VX.value if HedgeKind.VX in kinds else HedgeKind.VXM.value if HedgeKind.VXM in kinds else ""
+    vixy = HedgeKind.VIXY.value if HedgeKind.VIXY in kinds else ""
+    if futures and vixy:
+        return vixy if prefer == vixy else futures
+    return futures or vixy
+
+
+def _in_kind(
+    kind: str,
+    sized: Book,
+    mine: Mapping[HedgeInstrument, int],
+    usd_per_pt: float | None,
+    snapshot: MarketSnapshot,
+    sizing: SizingResult,
+    s: SizingSettings,
+) -> tuple[Book | None, str, str]:
+    """(target, kind, why): `sized` re-expressed in `kind`; target None = hold (why says the reason)."""
+    sized_kind = _kind_of(sized)
+    if not sized_kind or not kind:
+        return sized, kind or sized_kind, ""
+    if kind == HedgeKind.VIXY:
+        if sized_kind == HedgeKind.VIXY:
+            return sized, kind, ""
+        shares = _vixy_shares(usd_per_pt, snapshot, sizing, s)
+        if shares is None:
+            return (
+                None,
+                kind,
+                "VIXY (or VIX) has no usable quote to re-size it, and switching to futures is a round trip",
+            )
+        return ({HedgeInstrument(HedgeKind.VIXY): shares} if shares else {}), kind, ""
+    if sized_kind == HedgeKind.VIXY:
+        return None, kind, "the near future has no usable quote, and switching to VIXY is a round trip"
+    return _split_futures(kind, sized, mine, s)
+
+
+def _split_futures(
+    kind: str, sized: Book, mine: Mapping[HedgeInstrument, int], s: SizingSettings
+) -> tuple[Book, str, str]:
+    """Sized VX/VXM of one expiry as VXM-equivalents, split to keep the VX held and trade only the difference."""
+    expiries = {i.expiry for i in sized}
+    if len(expiries) != 1 or any(i.kind not in FUTURES or q < 0 for i, q in sized.items()):
+        return sized, _kind_of(sized), ""
+    (expiry,) = expiries
+    vx, vxm = HedgeInstrument(HedgeKind.VX, expiry), HedgeInstrument(HedgeKind.VXM, expiry)
+    total = CALLS_PER_VX * sized.get(vx, 0) + sized.get(vxm, 0)  # in VXM (10 VXM = 1 VX)
+    held_vx = mine.get(vx, 0)
+    growth = max(total - (CALLS_PER_VX * held_vx + mine.get(vxm, 0)), 0) // CALLS_PER_VX
+    if kind == HedgeKind.VXM and total < CALLS_PER_VX * s.vx_switch_at_vx:
+        growth = 0
+    n_vx = min(held_vx + growth, total // CALLS_PER_VX) if s.allow_vx else 0
+    n_vxm = total - CALLS_PER_VX * n_vx
+    if n_vx and n_vxm and not s.vxm_remainder:
+        return sized, _kind_of(sized), ""  # VX only once VX is used: sizing's split is the only one allowed
+    out = {i: q for i, q in ((vx, n_vx), (vxm, n_vxm)) if q}
+    return out, (HedgeKind.VX.value if n_vx else HedgeKind.VXM.value), ""
+
+
+def _vixy_shares(
+    usd_per_pt: float | None, snapshot: MarketSnapshot, sizing: SizingResult, s: SizingSettings
+) -> int | None:
+    """VIXY shares for layer 1's need, as sizing would size them; None when VIXY or VIX has no usable quote."""
+    if usd_per_pt is None:
+        return None
+    q = snapshot.vixy
+    price = q.mid if q is not None and q.is_fresh(snapshot.now, s.hedge_quote_max_age_s) else None
+    vix = snapshot.vix.fresh_value(snapshot.now, s.hedge_quote_max_age_s) if snapshot.vix else None
+    if price is None or vix is None:
+        return None
+    return vixy_units(usd_per_pt, price, vix, sizing.betas.pct.value, s)
+
+
+def _over_caps(layer1: Book, others: Mapping[HedgeInstrument, int], s: SizingSettings) -> bool:
+    """Whether layer 1's target plus the other layers' breaks a hard cap (sizing's own split never does)."""
+    caps = {HedgeKind.VX: s.max_vx, HedgeKind.VXM: s.max_vxm, HedgeKind.VIXY: s.max_vixy_shares}
+    used = dict.fromkeys(caps, 0)
+    for book in (layer1, others):
+        for inst, q in book.items():
+            if inst.kind in caps:
+                used[inst.kind] += abs(q)
+    return any(used[k] > caps[k] for k in caps)
+
+
+def _keys(book: Mapping[HedgeInstrument, int]) -> str:
+    return ", ".join(f"{i.key} {q:+d}" for i, q in sorted(book.items(), key=lambda kv: kv[0].key))
 
 
 def _tail_short_call_rule(layers: LayerBook, sized: Mapping[LayerId, Book], s: SizingSettings) -> SpreadRule:

@@ -46,6 +46,9 @@ class LayerState:
     strength: float = 0.0  # confirmation strength in [0, 1]: share of the activation quorum's signals voting FOR
     thickness: float = 0.0  # layer 2: share of longs overwritten / moved out the curve, in [0, 1]
     episode: int = 0  # increments on each activation; part of stable intent ids
+    # layer 1: the kind of hedge chosen this episode ("VIXY", "VXM" or "VX", a HedgeKind value; "" = not chosen yet).
+    # Set by the planner, cleared on activation, so the instrument does not flip with a quote or a rounding edge
+    near_kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)

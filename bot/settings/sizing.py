@@ -40,6 +40,12 @@ class SizingSettings(Section):
     vxm_remainder: bool = Field(
         True, description="after whole VX contracts, cover the remainder with VXM (false: VX only once VX is used)"
     )
+    vx_switch_at_vx: float = Field(
+        2.0,
+        ge=1.0,
+        description="layer 1 hedged in VXM this episode adds whole VX only once its need reaches this many VX "
+        "(hysteresis: a need hovering near 1 VX must not flip VXM <-> VX every cycle); below it, it stays in VXM",
+    )
     min_fraction_for_one: float = Field(
         0.5,
         gt=0,

@@ -216,7 +216,7 @@ def test_planning_is_idempotent(phases, targets, held, band):
     hedges = tuple(HedgePosition(i, q) for i, q in held.items())
     first = plan(layers, sized, dataclasses.replace(SNAP, hedges=hedges), (), s)
     after = apply_intents(hedges, first.intents)
-    second = plan(layers, sized, dataclasses.replace(SNAP, hedges=after), (), s)
+    second = plan(first.layers, sized, dataclasses.replace(SNAP, hedges=after), (), s)  # layer 1's kind carried
     assert second.intents == ()
     assert len({i.id for i in first.intents}) == len(first.intents)
 
