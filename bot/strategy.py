@@ -105,6 +105,7 @@ def decide(snapshot: MarketSnapshot, state: StrategyState, history: History, set
         )
     sizing = size_layers(layers, book, snapshot, betas, settings.sizing, state.mid_curve_fraction)
     the_plan = plan(layers, sizing, snapshot, votes, settings.sizing)
+    layers = the_plan.layers  # with layer 1's hedge kind recorded by the planner, carried to the next decision
     carry = carry_check(the_plan.target_book().items(), book, snapshot, settings.sizing)
     alerts: list[Alert] = [Alert("greeks_unknown", why) for why in book.unknown]
     alerts += [*step.alerts, *sizing.alerts, *the_plan.alerts]
