@@ -339,7 +339,7 @@ def _in_kind(
             return (
                 None,
                 kind,
-                "VIXY (or VIX) has no usable quote to re-size it, and switching to futures is a round trip",
+                "no usable VIXY/VIX quote (or need) to re-size it, and switching to futures is a round trip",
             )
         return ({HedgeInstrument(HedgeKind.VIXY): shares} if shares else {}), kind, ""
     if sized_kind == HedgeKind.VIXY:
