@@ -18,7 +18,7 @@ import pytest
 from bot.broker import Broker
 from bot.broker.types import ConnectionEvent, ConnectionEventKind
 
-from .simkit import HangUpGate, broker_settings, simulator
+from .simkit import HangUpGate, broker_settings, simulator, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -60,6 +60,11 @@ async def recording(broker: Broker) -> AsyncIterator[list[ConnectionEvent]]:
         task.cancel()
 
 
+async def recorded(events: list[ConnectionEvent], kind: ConnectionEventKind) -> None:
+    """Wait until the recorder has taken an event of `kind` off the queue (it runs as its own task)."""
+    await until(lambda: any(e.kind is kind for e in events), timeout=2.0, what=f"a recorded {kind} event")
+
+
 def last(events: list[ConnectionEvent], kind: ConnectionEventKind) -> ConnectionEvent:
     matching = [e for e in events if e.kind is kind]
     assert matching, f"no {kind} event among {[e.kind.value for e in events]}"
@@ -77,7 +82,7 @@ def test_326_on_reconnect_waits_the_326_backoff_not_the_connect_timeout(library,
                     sim.faults.drop()
                     await asyncio.sleep(0.05)  # the drop reaches the facade
                     assert await broker.wait_ready(20), "not ready again within 20 s"
-                    await asyncio.sleep(0)  # let the recorder take the CONNECTED event
+                    await recorded(events, ConnectionEventKind.CONNECTED)
                 return list(events), broker.generation
             finally:
                 await broker.close()
@@ -97,12 +102,14 @@ def test_326_at_start_up_is_retried_after_the_backoff(library, calm_market, tmp_
         async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
             broker = Broker(settings(sim.port, library))
             sim.faults.clientid_in_use(1)
-            async with recording(broker) as events:
-                await broker.connect()
-                ready_at = dt.datetime.now(dt.UTC)
-                await asyncio.sleep(0)
-            await broker.close()
-            return list(events), ready_at
+            try:
+                async with recording(broker) as events:
+                    await broker.connect()
+                    ready_at = dt.datetime.now(dt.UTC)
+                    await recorded(events, ConnectionEventKind.CONNECTED)
+                return list(events), ready_at
+            finally:
+                await broker.close()
 
     events, ready_at = run(go())
     recovery = (ready_at - last(events, ConnectionEventKind.CLIENT_ID_IN_USE).time).total_seconds()
@@ -111,6 +118,7 @@ def test_326_at_start_up_is_retried_after_the_backoff(library, calm_market, tmp_
 
 
 def test_refused_port_reconnects_within_the_backoff_of_reopening(library, calm_market, tmp_path) -> None:
+    """A closed port refuses at once in both libraries; this guards that it stays so (no attempt waits it out)."""
     refuse_s = 1.0
 
     async def go():
@@ -125,7 +133,7 @@ def test_refused_port_reconnects_within_the_backoff_of_reopening(library, calm_m
                     sim.faults.drop()
                     await asyncio.sleep(0.05)
                     assert await broker.wait_ready(20), "not ready again within 20 s"
-                    await asyncio.sleep(0)
+                    await recorded(events, ConnectionEventKind.CONNECTED)
                 return list(events), reopened_at
             finally:
                 await broker.close()
@@ -203,7 +211,7 @@ def test_a_socket_stuck_closing_on_a_hung_gateway_does_not_block_the_reconnect(l
                     broker._on_disconnected()
                     assert await broker.wait_ready(20), "not ready again within 20 s"
                     took = loop.time() - started
-                    await asyncio.sleep(0)
+                    await recorded(events, ConnectionEventKind.CONNECTED)
                 return unsent, took, list(events)
             finally:
                 await broker.close()
