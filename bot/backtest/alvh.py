@@ -60,6 +60,7 @@ from bot.domain.market import (
     multiplier_of,
 )
 from bot.domain.state import StrategyState
+from bot.domain.votes import Vote
 from bot.pricing.black_scholes import bs_greeks
 from bot.signals.inputs import Breadth, DailySeries, MacroCalendar, MacroEvent
 from bot.sizing import uncovered_short_calls
@@ -73,6 +74,7 @@ CHAIN_ABOVE = 40  # ... to F + 40, one point apart, for the first three listed e
 _RIGHTS = ("P", "P", "C", "C")
 HISTORY_BARS = 400  # at least this many daily bars handed to `decide` per series ...
 HISTORY_BLOCK = 256  # ... from a first bar that moves in steps of this many (see `_last`)
+_LegModel = tuple[OptionContract, int, float, float, str, float]  # contract, qty, avg cost, strike, right, vol
 
 
 @dataclass
@@ -139,7 +141,10 @@ def simulate_alvh(
         for alert in decision.alerts:
             sim.alerts[alert.code] = sim.alerts.get(alert.code, 0) + 1
         for vote in getattr(decision.record, "votes", ()):
-            sim.votes_for.setdefault(vote.name, np.zeros(n, dtype=bool))[i] = vote.vote.value == "for"
+            voted = sim.votes_for.get(vote.name)
+            if voted is None:
+                voted = sim.votes_for[vote.name] = np.zeros(n, dtype=bool)
+            voted[i] = vote.vote is Vote.FOR
         pending = decision.intents
         sim.intents += len(pending)
         sim.record_layers(i, state.layers)
@@ -182,16 +187,6 @@ class _Simulator:
         self.vixy_px, self.vixy_split = _vixy_traded(data.vixy)
         self.condor_equity = self.cfg.condor.capital + np.cumsum(condor.pnl)
         self._open_by_day = _open_trades(condor, n)
-        self._entry_prices = {
-            id(t): self.engine.leg_values(np.array([t.entry]), t.expiry, np.array(t.strikes))[0] for t in condor.trades
-        }
-        self._contracts = {
-            id(t): tuple(
-                OptionContract("SPX", t.expiry.astype(object), float(k), right)
-                for k, right in zip(t.strikes, _RIGHTS, strict=True)
-            )
-            for t in condor.trades
-        }
         self._leg_model = self._leg_models()
         self._chains = self._call_chains()
         self._curves = self._listed_curves()
@@ -380,8 +375,9 @@ class _Simulator:
         listed = (d.vx.expiry[None, :] > d.dates[:, None]) & np.isfinite(d.vx.settle)
         expiries = [e.astype(object) for e in d.vx.expiry]
         curves: list[list[tuple[dt.date, float]]] = [[] for _ in range(d.n)]
-        for i, j in zip(*(x.tolist() for x in np.nonzero(listed)), strict=True):
-            curves[i].append((expiries[j], float(d.vx.settle[i, j])))
+        rows, cols = np.nonzero(listed)
+        for i, j, f in zip(rows.tolist(), cols.tolist(), d.vx.settle[rows, cols].tolist(), strict=True):
+            curves[i].append((expiries[j], f))
         return curves
 
     def _call_chains(self) -> list[list[ChainBlock]]:
@@ -414,10 +410,10 @@ class _Simulator:
             chains[i].append((expiry, strikes[r, :end], bid[r, :end], ask[r, :end], prices[r, :end]))
         return chains
 
-    def _leg_models(self) -> list[list[tuple[CondorTrade, float, np.ndarray]]]:
-        """Per day, each open condor with its time to expiry (years) and its four legs' model vols. The vol model
-        runs once over every (day, condor) pair; only Black-Scholes greeks, which need each leg's own numbers,
-        are left to the day."""
+    def _leg_models(self) -> list[list[tuple[float, list[_LegModel]]]]:
+        """Per day, each open condor's time to expiry (years) and its four legs (contract, signed quantity, average
+        cost, strike, right, model vol). The vol model runs once over every (day, condor) pair and what is fixed per
+        condor once per condor; only Black-Scholes greeks, which need each leg's own numbers, are left to the day."""
         d, q = self.d, self.cfg.condor.dividend_yield
         rows, trades, years, forwards = [], [], [], []
         for i, open_now in enumerate(self._open_by_day):
@@ -428,7 +424,7 @@ class _Simulator:
                 trades.append(trade)
                 years.append(t)
                 forwards.append(spot * math.exp((r - q) * t))
-        out: list[list[tuple[CondorTrade, float, np.ndarray]]] = [[] for _ in range(d.n)]
+        out: list[list[tuple[float, list[_LegModel]]]] = [[] for _ in range(d.n)]
         if not rows:
             return out
         at = np.array(rows)
@@ -437,32 +433,39 @@ class _Simulator:
         strikes = np.array([trade.strikes for trade in trades], dtype=float)
         vols = smile_vol(
             atm[:, None], strikes, np.array(forwards)[:, None], t[:, None], d.skew[at][:, None], self.engine.p
-        )
+        ).tolist()
+        fixed = {id(trade): self._fixed_legs(trade) for trade in self.condor.trades}
         for i, trade, tt, row in zip(rows, trades, years, vols, strict=True):
-            out[i].append((trade, tt, row))
+            legs = [(*leg, vol) for leg, vol in zip(fixed[id(trade)], row, strict=True)]
+            out[i].append((tt, legs))
         return out
+
+    def _fixed_legs(self, trade: CondorTrade) -> list[tuple[OptionContract, int, float, float, str]]:
+        """A condor's legs as they stay while it is open: (contract, signed quantity, average cost, strike, right)."""
+        entry = self.engine.leg_values(np.array([trade.entry]), trade.expiry, np.array(trade.strikes))[0]
+        expiry = trade.expiry.astype(object)
+        return [
+            (
+                OptionContract("SPX", expiry, float(strike), right),
+                (1 if k in (0, 3) else -1) * trade.quantity,
+                float(entry[k]) * 100.0,
+                strike,
+                right,
+            )
+            for k, (strike, right) in enumerate(zip(trade.strikes, _RIGHTS, strict=True))
+        ]
 
     def _legs(self, i: int, now: dt.datetime) -> tuple:
         """The condor legs open at the close of day i, quoted and with model greeks (the backtest's 'broker')."""
-        d, cfg = self.d, self.cfg.condor
-        legs = []
-        spot, r, q = float(d.spx[i]), float(d.rate[i]), cfg.dividend_yield
+        spot, r, q = float(self.d.spx[i]), float(self.d.rate[i]), self.cfg.condor.dividend_yield
         half = self.costs.option_half_spread * self.scale[i]
-        for trade, t, vols in self._leg_model[i]:
-            entry = self._entry_prices[id(trade)]
-            contracts = self._contracts[id(trade)]
-            for k, (strike, right) in enumerate(zip(trade.strikes, _RIGHTS, strict=True)):
-                vol = float(vols[k])
+        legs = []
+        for t, fixed in self._leg_model[i]:
+            for contract, quantity, avg_cost, strike, right, vol in fixed:
                 g = bs_greeks(spot, strike, t, r, vol, right, q)
-                legs.append(
-                    OptionLeg(
-                        contract=contracts[k],
-                        quantity=(1 if k in (0, 3) else -1) * trade.quantity,
-                        avg_cost=float(entry[k]) * 100.0,
-                        quote=Quote(bid=max(g.price - half, 0.0), ask=g.price + half, last=g.price, at=now),
-                        greeks=ModelGreeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot),
-                    )
-                )
+                quote = Quote(max(g.price - half, 0.0), g.price + half, g.price, now)
+                greeks = ModelGreeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot)
+                legs.append(OptionLeg(contract, quantity, avg_cost, quote, greeks))
         return tuple(legs)
 
     def history(self, i: int) -> History:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import replace
 
 import numpy as np
 
@@ -90,6 +89,11 @@ def _fresh_quote(label: str, quote: Timed | None, now: dt.datetime, max_age: flo
     return float(quote.value), ""
 
 
+def _appended(values: np.ndarray, x: float) -> np.ndarray:
+    """`np.append(values, x)` for a 1-d array and one number (the same new array, without its generic overhead)."""
+    return np.concatenate((values, (x,)))
+
+
 def _daily(
     label: str, series: DailySeries, today: dt.date, max_missing: int, tail: int | None = None
 ) -> tuple[int, np.ndarray | None, str]:
@@ -123,7 +127,7 @@ def vix_rsi(
     n, history, why = _daily("VIX", inputs.vix_history, today, s.daily_max_age_sessions)
     if history is None:
         return _abstain(name, why), memory
-    if np.any(history <= 0):
+    if (history <= 0).any():
         return _abstain(name, "VIX history has non-positive closes; fix the data source"), memory
     live, live_why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
     bars = len(history) + (1 if live is not None else 0)
@@ -137,7 +141,7 @@ def vix_rsi(
     bar = "live bar" if live is not None else f"close of {inputs.vix_history.dates[n - 1]} ({live_why})"
     detail = f"RSI({s.rsi_period}) {rsi:.1f}, {state_text} (on >= {s.rsi_on:g}, off < {s.rsi_off:g}); last {bar}"
     vote = SignalVote(name, Vote.FOR if on else Vote.AGAINST, rsi, flip, detail)
-    return vote, replace(memory, vix_rsi_on=on, rsi_cache=cache)
+    return vote, memory.with_rsi(on, cache)
 
 
 def _rsi_cache(cache: RsiCache | None, series: DailySeries, n: int, history: np.ndarray, s: SignalSettings) -> RsiCache:
@@ -233,7 +237,7 @@ def ts_macd(
     b_name, st_name = "ts_macd_building", "ts_macd_stabilizing"
     label = "F1/F2" if s.ts_ratio_source == "f1_f2" else "VIX/VIX3M"
     n, history, why = _daily(f"{label} ratio", inputs.ratio_history, today, s.daily_max_age_sessions)
-    if history is not None and np.any(history <= 0):
+    if history is not None and (history <= 0).any():
         history, why = None, f"{label} ratio history has non-positive values; fix the data source"
     live, live_why = _live_ratio(inputs, s)
     if history is not None:
@@ -250,22 +254,22 @@ def ts_macd(
     elif added:
         cache = _extend_macd(cache, HistoryKey.of(inputs.ratio_history, params, n), history[-added:], s)
     if live is not None:
-        z_live = indicators.zscore_last(np.append(cache.ratio_tail, live))
+        z_live = indicators.zscore_last(_appended(cache.ratio_tail, live))
         now_h = cache.state.step(z_live).histogram
         prev_h = float(cache.hist_tail[-1])
-        window = np.append(cache.hist_tail, now_h)[-s.macd_peak_lookback :]
+        window = _appended(cache.hist_tail, now_h)[-s.macd_peak_lookback :]
         bar = "live bar"
     else:
         now_h, prev_h = float(cache.hist_tail[-1]), float(cache.hist_tail[-2])
         window = cache.hist_tail
         bar = f"close of {inputs.ratio_history.dates[n - 1]} ({live_why})"
-    memory = replace(memory, macd_cache=cache)
+    memory = memory.with_macd(cache)
     rising = now_h > prev_h
     build = now_h > 0.0 and rising
     b_detail = f"histogram {now_h:+.3f} ({'rising' if rising else 'falling'} from {prev_h:+.3f}); {bar}"
     building = SignalVote(b_name, Vote.FOR if build else Vote.AGAINST, now_h, 0.0, b_detail)
 
-    peak_i = int(np.argmax(window))
+    peak_i = int(window.argmax())
     peak = float(window[peak_i])
     if peak < s.macd_peak_min:
         st_detail = f"no histogram peak >= {s.macd_peak_min:g} in {s.macd_peak_lookback} sessions (max {peak:+.3f})"
@@ -285,10 +289,10 @@ def _extend_macd(cache: MacdCache, key: HistoryKey, new: np.ndarray, s: SignalSe
     the live bar is (the same value as `_macd_cache` on the longer history, up to rounding)."""
     state, ratio_tail, hist_tail = cache.state, cache.ratio_tail, cache.hist_tail
     for x in new:
-        window = np.append(ratio_tail, x)
+        window = _appended(ratio_tail, x)
         state = state.step(indicators.zscore_last(window))
         ratio_tail = window[1:]
-        hist_tail = np.append(hist_tail, state.histogram)[-s.macd_peak_lookback :]
+        hist_tail = _appended(hist_tail, state.histogram)[-s.macd_peak_lookback :]
     ratio_tail.flags.writeable = False
     hist_tail.flags.writeable = False
     return MacdCache(key, state, ratio_tail, hist_tail)

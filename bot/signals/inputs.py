@@ -260,5 +260,14 @@ class SignalMemory:
     rsi_cache: RsiCache | None = field(default=None, compare=False, repr=False)
     macd_cache: MacdCache | None = field(default=None, compare=False, repr=False)
 
+    def with_rsi(self, vix_rsi_on: bool, rsi_cache: RsiCache | None) -> SignalMemory:
+        """This memory with the RSI latch and cache replaced (`dataclasses.replace` without its generic cost: it
+        runs twice per decision; a test checks that every other field is carried over)."""
+        return SignalMemory(vix_rsi_on, rsi_cache, self.macd_cache)
+
+    def with_macd(self, macd_cache: MacdCache | None) -> SignalMemory:
+        """This memory with the MACD cache replaced (see `with_rsi`)."""
+        return SignalMemory(self.vix_rsi_on, self.rsi_cache, macd_cache)
+
     def to_dict(self) -> dict[str, object]:
         return {"vix_rsi_on": self.vix_rsi_on}

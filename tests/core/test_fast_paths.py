@@ -358,3 +358,24 @@ def test_stress_prices_equal_the_reference_and_follow_an_edited_grid(days_left: 
         assert got.shape == (len(s.stress_grid) + 1, len(lay.contracts))
         assert got.tobytes() == want.tobytes()
     assert not table.known.all()  # the last round did cover unknown contracts
+
+
+def test_memory_with_rsi_or_macd_replaces_that_part_and_carries_every_other_field() -> None:
+    import dataclasses
+
+    from bot.signals.indicators import MacdState, WilderState
+    from bot.signals.inputs import HistoryKey, MacdCache, RsiCache
+
+    key = HistoryKey.of(_series(30), (14,))
+    rsi, rsi2 = RsiCache(key, WilderState(14, 1.0, 2.0, 3.0)), RsiCache(key, WilderState(14, 4.0, 5.0, 6.0))
+    tail = np.zeros(3)
+    macd = MacdCache(key, MacdState(12, 26, 9, 0.1, 0.2, 0.3), tail, tail)
+    macd2 = MacdCache(key, MacdState(12, 26, 9, 0.4, 0.5, 0.6), tail, tail)
+    memory = SignalMemory(vix_rsi_on=True, rsi_cache=rsi, macd_cache=macd)
+    assert len(dataclasses.fields(SignalMemory)) == 3  # a new field must be carried by with_rsi / with_macd too
+    for got, want in (
+        (memory.with_rsi(False, rsi2), dataclasses.replace(memory, vix_rsi_on=False, rsi_cache=rsi2)),
+        (memory.with_macd(macd2), dataclasses.replace(memory, macd_cache=macd2)),
+    ):
+        for field in dataclasses.fields(SignalMemory):
+            assert getattr(got, field.name) is getattr(want, field.name), field.name
