@@ -5,5 +5,6 @@ modules each do one job for them: the market clock (clock.py), quotes stamped wi
 daily history for the indicators (history.py), the MarketSnapshot the core decides on (snapshot.py), restoring
 StrategyState from the journal (state_codec.py), hedge P&L from fills (pnl.py), the timeline people read
 (timeline.py) and its end summary (summary.py), how intents are grouped, keyed and described (trades.py), the status
-file `alvh status` shows (status.py) and the in-process simulator (simhost.py).
+file `alvh status` shows (status.py), trading hours asked once a minute (hours.py) and the in-process simulator
+(simhost.py).
 """

@@ -45,6 +45,7 @@ from bot.domain.intents import HedgeInstrument, HedgeKind, Intent
 from bot.domain.market import MarketSnapshot
 from bot.engine.clock import MarketClock, WallClock
 from bot.engine.history import DailyHistory, closes_before, futures_ratio, ratio_of, session_open
+from bot.engine.hours import TradingHours
 from bot.engine.marketdata import MarketData
 from bot.engine.modes import ModeDispatch
 from bot.engine.pnl import HedgeLedger
@@ -58,7 +59,7 @@ from bot.execution import Executor
 from bot.journal import IntentStatus, Journal, JournalError
 from bot.journal.execution_adapter import JournalExecutionAdapter
 from bot.logs import get_logger
-from bot.risk import AnomalyMonitor, HaltReason, TradingState, market_open
+from bot.risk import AnomalyMonitor, HaltReason, TradingState
 from bot.signals.loaders import load_signal_files
 from bot.signals.sessions import session_date
 from bot.strategy import CoreSettings, decide
@@ -122,6 +123,7 @@ class Engine(ModeDispatch):
         self.executor: Executor | None = None
         self.account: AccountDecision | None = None
         self.monitor = AnomalyMonitor(config.risk)
+        self.hours = TradingHours()
         self._tasks: dict[asyncio.Task[Any], tuple[str, ...]] = {}
         self._inflight: set[str] = set()
         self._trigger: str | None = None
@@ -255,7 +257,7 @@ class Engine(ModeDispatch):
 
     def _ladder_may_send(self, intent: Intent) -> str | None:
         """Checked by the executor before each ladder step: the exchange must be open and trading not halted."""
-        is_open, why = market_open(intent.instrument.kind, self.clock.now())
+        is_open, why = self.hours.market_open(intent.instrument.kind, self.clock.now())
         if not is_open:
             return why
         if self.journal is not None:
@@ -332,6 +334,9 @@ class Engine(ModeDispatch):
         assert self.broker is not None
         self.md.track(spec)
         await self.broker.subscribe(spec)
+        inst = hedge_instrument(spec)
+        if inst is not None and self.executor is not None:
+            self.executor.remember(inst, spec)  # its first order needs no contract-details round trip
 
     async def _watch_position(self, spec: ContractSpec) -> None:
         """A hedge position's contract (e.g. a VIX option bought earlier) needs a quote for its mark."""
@@ -479,7 +484,7 @@ class Engine(ModeDispatch):
         assert broker is not None
         while not self.stop_event.is_set():
             if self.ended.is_set():
-                self._run_cycle("scenario end")
+                await self._run_cycle("scenario end")
                 await self._drain_executions()
                 self.timeline.emit("end", self.clock.now(), "the simulated scenario ended")
                 return
@@ -504,7 +509,7 @@ class Engine(ModeDispatch):
             if self._trigger is None and self._periodic_due(now):
                 self._trigger = "periodic"
             if self._trigger is not None and not self.stop_event.is_set():
-                self._run_cycle(self._trigger)
+                await self._run_cycle(self._trigger)
 
     def _periodic_due(self, now: dt.datetime) -> bool:
         last = self._last_cycle_at
@@ -522,6 +527,8 @@ class Engine(ModeDispatch):
         """Apply one broker event; True when it was a quote tick (the market-data feed is flowing)."""
         now = self.clock.now()
         if isinstance(event, QuoteTick):
+            if self.executor is not None:
+                self.executor.quote_arrived(event.con_id)  # a ladder waiting for this quote goes on at once
             if self.md.on_quote(event, now) is None:
                 return True
             role = self.inst.role_of(event.con_id)
@@ -598,7 +605,7 @@ class Engine(ModeDispatch):
             )
 
     # ------------------------------------------------------------------------------------------------ a cycle
-    def _run_cycle(self, trigger: str) -> None:
+    async def _run_cycle(self, trigger: str) -> None:
         journal, broker = self.journal, self.broker
         assert journal is not None and broker is not None
         self._trigger = None
@@ -639,7 +646,7 @@ class Engine(ModeDispatch):
         if self.mode == "approval":
             self._approval_mode(intents, snapshot, cycle_id, now, trading.state)
         elif self.mode in ("paper", "live"):
-            self._trading_mode(intents, snapshot, cycle_id, now, trading.state)
+            await self._trading_mode(intents, snapshot, cycle_id, now, trading.state)
         else:
             self._dry_run(intents, snapshot, cycle_id, now, trading.state)
         # after this cycle's executions have started: the file's fsync must not delay their first request
@@ -704,7 +711,7 @@ class Engine(ModeDispatch):
         opened = session_open(session_date(now))
         since = [t for t in (self._vix_ticked_at, opened, self._started_at) if t is not None]
         last = max(since) if since else now
-        is_open, _ = market_open(HedgeKind.VIXY, now)
+        is_open, _ = self.hours.market_open(HedgeKind.VIXY, now)
         halt = self.monitor.check_staleness(now, last, is_open)
         if halt is None and not self._inflight:
             halt = self._position_mismatch(snapshot)

@@ -108,7 +108,7 @@ class ModeDispatch:
                 self.summary.intents += 1
                 self.timeline.emit("intent", now, f"{describe_intent(intent)} (dry-run: journaled, not sent)")
 
-    def _trading_mode(
+    async def _trading_mode(
         self: Engine,
         intents: list[Intent],
         snapshot: MarketSnapshot,
@@ -116,6 +116,9 @@ class ModeDispatch:
         now: dt.datetime,
         trading: TradingState,
     ) -> None:
+        """Submit and execute each group the risk gate accepts. After each spawn the loop yields once, so that the
+        execution's first order (no round trip when its contract and quote are known) leaves before the next group
+        is checked and journaled."""
         journal, broker = self.journal, self.broker
         assert journal is not None and broker is not None
         if not broker.is_ready:
@@ -133,6 +136,8 @@ class ModeDispatch:
             retry = [r for r in (journal.get_intent(i.id) for i in group) if r is not None and self._retryable(r)]
             if retry:
                 self._spawn([r.intent for r in retry], now, count=False)
+                if not await self._let_executions_start():
+                    return
                 continue
             submitted = []
             for intent in group:
@@ -150,6 +155,13 @@ class ModeDispatch:
                 submitted.append(intent)
             if submitted:
                 self._spawn(submitted, now)
+                if not await self._let_executions_start():
+                    return
+
+    async def _let_executions_start(self: Engine) -> bool:
+        """Yield once to the executions just spawned; False when the engine is stopping (nothing more is sent)."""
+        await asyncio.sleep(0)
+        return not self.stop_event.is_set()
 
     def _attempts(self: Engine, intents: Sequence[Intent]) -> list[Intent]:
         """Each planned intent as the attempt to act on now.

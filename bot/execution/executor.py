@@ -12,6 +12,10 @@ Use: `outcome = await Executor(broker, config.execution, journal).execute(intent
 a roll). With the SQLite journal (bot.journal, through JournalExecutionAdapter) the caller first journals the intent
 and calls `Journal.begin_submit`; the journal refuses sends for any other intent, and the executor then sends
 nothing. INTERRUPTED, UNRESOLVED and REFUSED outcomes are not final: calling execute again reconciles first.
+
+Latency: a first send needs no round trip when the contract is known (`remember`, or resolved once before) and a
+quote is in; the owner of the broker's event queue calls `quote_arrived` for each quote so that a ladder waiting for
+one wakes at once.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ from bot.settings.execution import ExecutionSettings
 
 log = get_logger("bot.execution")
 _MAX_RECOVERIES = 3
+# A quote's age also refreshes without a QuoteTick (the facade re-stamps an unchanged quote), and an executor may run
+# without an owner calling quote_arrived: a waiting ladder looks again at least this often (wall seconds).
+QUOTE_RECHECK_S = 0.1
 
 
 class OrderBroker(Protocol):
@@ -120,6 +127,25 @@ class Executor:
         # an intent once, when it is accepted; a ladder outlives that moment by several steps.
         self.may_send = may_send
         self._active: dict[str, IntentLedger] = {}
+        self._contracts: dict[str, ContractSpec] = {}  # instrument key -> the gateway's contract
+        self._quote_waiters: dict[int, set[asyncio.Event]] = {}  # conId -> the ladders waiting for its quote
+
+    def remember(self, instrument: HedgeInstrument, spec: ContractSpec) -> None:
+        """The gateway's contract for an instrument, found elsewhere (the engine's discovery reads the same contract
+        details): its first send then needs no contract-details round trip. Contracts do not change while listed."""
+        self._contracts[instrument.key] = spec
+
+    def quote_arrived(self, con_id: int) -> None:
+        """A quote for `con_id` came in: wake the ladders waiting for one (no polling delay)."""
+        for waiter in self._quote_waiters.get(con_id, ()):
+            waiter.set()
+
+    async def _contract(self, instrument: HedgeInstrument) -> ContractSpec:
+        spec = self._contracts.get(instrument.key)
+        if spec is None:
+            spec = await self.broker.resolve(instrument)
+            self._contracts[instrument.key] = spec
+        return spec
 
     async def execute(self, intent: Intent) -> ExecutionOutcome:
         """Work one intent to its end and journal the outcome. An intent with a final outcome is never re-sent."""
@@ -192,7 +218,7 @@ class Executor:
         if refusal:
             return ExecutionOutcome(intent.id, OutcomeKind.REFUSED, 0.0, quantity, None, 0, refusal)
         try:
-            spec = await self.broker.resolve(intent.instrument)
+            spec = await self._contract(intent.instrument)
             await self.broker.subscribe(spec)
             increments = await self.broker.price_increments(spec)
         except BrokerError as exc:
@@ -456,12 +482,21 @@ class _LadderRun:
         """A valid, fresh two-sided quote; without one the ladder ends (nothing is priced off a stale quote)."""
         deadline = self.loop.time() + self.settings.quote_wait_s
         max_age = dt.timedelta(seconds=self.settings.max_quote_age_s)
-        while True:
-            quote = self.broker.latest_quote(self.spec.con_id)
-            if quote is not None and quote.mid is not None and self.owner.clock() - quote.received_at <= max_age:
-                return quote
-            if self.loop.time() >= deadline:
-                kind = OutcomeKind.REFUSED if self.sent == 0 else None
-                raise _Stop(kind, f"step {step}: no valid two-sided quote for {self.spec.key}")
-            # Quotes arrive through the broker's own queue; a short poll keeps this module free of it.
-            await asyncio.sleep(0.02)
+        waiters = self.owner._quote_waiters.setdefault(self.spec.con_id, set())
+        waiter = asyncio.Event()
+        waiters.add(waiter)
+        try:
+            while True:
+                waiter.clear()  # before reading: a quote arriving after the read wakes the wait below
+                quote = self.broker.latest_quote(self.spec.con_id)
+                if quote is not None and quote.mid is not None and self.owner.clock() - quote.received_at <= max_age:
+                    return quote
+                left = deadline - self.loop.time()
+                if left <= 0:
+                    kind = OutcomeKind.REFUSED if self.sent == 0 else None
+                    raise _Stop(kind, f"step {step}: no valid two-sided quote for {self.spec.key}")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(left, QUOTE_RECHECK_S)):
+                        await waiter.wait()
+        finally:
+            waiters.discard(waiter)

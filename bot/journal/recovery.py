@@ -1,6 +1,7 @@
 """What a restart (or reconnect) does with intents that may be at the broker: a pure decision per intent.
 
-Protocol. Before placeOrder the bot commits the intent as `submitting` (synchronous=FULL). A crash can then leave:
+Protocol. Before placeOrder the bot commits the intent as `submitting` and the order's row (one fsync, made by the
+order's synchronous=FULL commit; a power cut before it undoes both, and nothing was sent). A crash can then leave:
 1. `submitting` and the order never left the process  -> complete evidence shows nothing with that orderRef;
 2. `submitting` and the order reached the broker        -> evidence has an order (open or completed) or fills;
 3. `working` with later changes missed while down        -> evidence shows the current state.

@@ -3,7 +3,8 @@
 Each public method is one short transaction (BEGIN IMMEDIATE ... COMMIT), so `alvh approve` in another terminal
 waits at most a few milliseconds for the bot and vice versa. Rows that move money (intents, approvals, orders,
 fills) are committed with synchronous=FULL; cycles, decisions and events with NORMAL (WAL keeps them consistent,
-a power cut may lose the last few).
+a power cut may lose the last few). `begin_submit` is NORMAL too: the FULL commit of the order it leads to, made
+before placeOrder, syncs it (the WAL is one file, synced as a whole), so a first send costs one fsync.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ class Journal:
                 "an intent that needs approval needs pending_expiry_s and approved_ttl_s (approval settings)"
             )
         # NORMAL sync: a planned intent lost to a power cut was never sent, and the next cycle plans it again;
-        # the fsync that matters is begin_submit's, before placeOrder.
+        # the fsync that matters is the one of the first order's row (record_order_sending), before placeOrder.
         with self._write(durable=False) as c:
             now = self.now()
             expires = _ts(now + dt.timedelta(seconds=pending_expiry_s)) if needs_approval else None
@@ -413,9 +414,14 @@ class Journal:
 
         Sendable: `planned` without approval, or `approved` with an unexpired approval of the current content, and
         the content equals what the caller is about to send. An intent is submitted at most once (submit_count).
+
+        Committed without its own fsync (synchronous=NORMAL): a process crash cannot lose it (WAL), and the first
+        order's `record_order_sending` commits with synchronous=FULL before placeOrder, which syncs the WAL and so
+        this transition with it. Only a power cut before that first fsync can undo it, and then nothing was sent:
+        the intent is planned again. One fsync per first send instead of two.
         """
         expired = False
-        with self._write() as c:
+        with self._write(durable=False) as c:
             now = self.now()
             rec = self._get(intent_id)
             if rec is None:
@@ -483,7 +489,8 @@ class Journal:
         at: dt.datetime,
         client_id: int | None = None,
     ) -> int:
-        """Commit one ladder order BEFORE placeOrder; only for an intent already `submitting` or `working`.
+        """Commit one ladder order BEFORE placeOrder (synchronous=FULL: this fsync also makes the intent's
+        `submitting` transition durable); only for an intent already `submitting` or `working`.
 
         Refusing other states here makes the journal the last gate: an order for a planned, pending, rejected or
         finished intent cannot be journaled, so the executor never reaches placeOrder for it. Idempotent by

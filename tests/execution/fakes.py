@@ -61,6 +61,7 @@ class FakeBroker:
     executions: list[ExecutionRecord] = field(default_factory=list)
     max_live_per_ref: int = 0
     refreshes: int = 0
+    resolves: int = 0  # contract-details round trips the executor asked for
     increments: tuple[tuple[float, float], ...] = ()
     ready: bool = True
     next_id: int = 100
@@ -83,6 +84,7 @@ class FakeBroker:
         return True
 
     async def resolve(self, instrument: HedgeInstrument) -> ContractSpec:
+        self.resolves += 1
         return SPEC
 
     async def subscribe(self, spec: ContractSpec) -> None:

@@ -255,6 +255,44 @@ def test_no_quote_refuses_before_sending() -> None:
     assert outcome.kind is OutcomeKind.REFUSED and broker.orders == []
 
 
+def test_a_remembered_contract_needs_no_round_trip_and_a_resolved_one_is_asked_for_once() -> None:
+    async def go():
+        broker = FakeBroker(fill_rule=lambda o: o.quantity)
+        executor = Executor(broker, FAST, InMemoryJournal())
+        executor.remember(VX, SPEC)
+        await executor.execute(intent("L1-a"))
+        remembered = broker.resolves
+        other = HedgeInstrument(HedgeKind.VX, dt.date(2018, 4, 18))
+        for id_ in ("L1-b", "L1-c"):
+            await executor.execute(Intent(id_, LayerId.NEAR_TERM, other, Side.BUY, 1, PriceGuidance(17.15, 17.3), "t"))
+        return remembered, broker.resolves
+
+    assert run(go()) == (0, 1)
+
+
+def test_a_ladder_waiting_for_a_quote_goes_on_when_told_one_arrived(monkeypatch) -> None:
+    """No polling to wait out: with the fallback re-check pushed past the quote wait, only quote_arrived can wake it."""
+    monkeypatch.setattr("bot.execution.executor.QUOTE_RECHECK_S", 60.0)
+    patient = FAST.model_copy(update={"quote_wait_s": 5.0})
+
+    async def go():
+        broker = FakeBroker(bid=None, fill_rule=lambda o: o.quantity)  # type: ignore[arg-type]
+        executor = Executor(broker, patient, InMemoryJournal())
+        loop = asyncio.get_running_loop()
+
+        def quote_in() -> None:
+            broker.bid = 17.0
+            executor.quote_arrived(SPEC.con_id)
+
+        loop.call_later(0.05, quote_in)
+        started = loop.time()
+        outcome = await executor.execute(intent())
+        return outcome, loop.time() - started
+
+    outcome, took = run(go())
+    assert outcome.kind is OutcomeKind.FILLED and took < 1.0
+
+
 def test_roll_open_waits_for_the_close_and_is_skipped_if_it_does_not_fill() -> None:
     close = intent("roll-close", side=Side.SELL, limit=20.0, group="roll-1", opens_position=False)
     open_ = intent("roll-open", group="roll-1")

@@ -136,6 +136,34 @@ def test_begin_submit_happens_once(journal: Journal):
         journal.begin_submit(rec.id, rec.fingerprint)
 
 
+def test_a_first_send_costs_exactly_one_durable_commit_and_it_carries_the_order_row(journal: Journal):
+    """The order's row commits with synchronous=FULL before placeOrder; that fsync also syncs `submitting` (one
+    WAL file), so begin_submit must not pay a second one, and nothing before the order row may be FULL either."""
+    modes: list[tuple[str, str]] = []  # (synchronous mode in force, statement) for every COMMIT
+    sync = ["?"]
+
+    def trace(sql: str) -> None:
+        text = " ".join(sql.split()).upper()
+        if text.startswith("PRAGMA SYNCHRONOUS"):
+            sync[0] = text.rsplit("=", 1)[1].strip()
+        elif text == "COMMIT":
+            modes.append((sync[0], last[0]))
+        elif not text.startswith(("BEGIN", "SELECT")):
+            last[0] = text.split("(")[0][:40]
+
+    last = [""]
+    journal._conn.set_trace_callback(trace)
+    rec = journal.record_intent(make_intent(), mode="paper", needs_approval=False)
+    journal.begin_submit(rec.id, rec.fingerprint, client_id=17)
+    journal.record_order_sending(
+        rec.id, order_id=101, step=0, con_id=7, action="BUY", quantity=5, limit_price=17.2, at=T0, client_id=17
+    )
+    journal._conn.set_trace_callback(None)
+    durable = [stmt for mode, stmt in modes if mode in ("FULL", "2")]
+    assert len(modes) == 3 and durable == ["INSERT INTO ORDERS"]
+    assert journal.get_intent(rec.id).status is S.SUBMITTING and len(journal.sending_records(rec.id)) == 1
+
+
 def test_begin_submit_refuses_other_content_and_unapproved(journal: Journal):
     rec = journal.record_intent(make_intent(), mode="paper", needs_approval=False)
     with pytest.raises(NotSendable, match="different content"):
