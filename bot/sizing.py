@@ -709,7 +709,8 @@ def carry_check(
         30.0 * book.theta if book.theta is not None and book.theta > 0 else (0.0 if book.theta is not None else None)
     )
     budget = s.carry_budget_share * premium if premium is not None else None
-    within = None if total is None or budget is None else -total <= budget + 1e-9
+    # a Python bool even from numpy-typed prices: `decide` tests `within_budget is False` (numpy's False is not)
+    within = None if total is None or budget is None else bool(-total <= budget + 1e-9)
     return CarryCheck(total, premium, budget, within, parts)
 
 

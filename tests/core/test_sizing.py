@@ -267,6 +267,24 @@ def test_carry_of_long_futures_in_contango_is_a_cost_checked_against_premium():
     assert rich.within_budget is True
 
 
+def test_carry_verdict_is_a_python_bool_even_from_numpy_prices():
+    # the backtest quotes the VX curve with numpy floats; `decide` tests `within_budget is False`, which numpy's
+    # False fails: the over-budget alert (and, when enforced, the budget) never fired in the backtest
+    snap = snapshot(vix=15.0)
+    points = tuple(
+        dataclasses.replace(
+            p, quote=Quote(np.float64(p.quote.bid), np.float64(p.quote.ask), np.float64(p.quote.last), p.quote.at)
+        )
+        for p in snap.curve.points
+    )
+    numpy_snap = dataclasses.replace(snap, vix=Quote(last=np.float64(15.0), at=snap.vix.at), curve=VxCurve(points))
+    f1 = numpy_snap.curve.nth(numpy_snap.today, 1)
+    pos = [(HedgeInstrument(HedgeKind.VXM, f1.expiry), 10)]
+    over = carry_check(pos, report(theta=1.0), numpy_snap, S)
+    assert over.within_budget is False
+    assert carry_check(pos, report(theta=1000.0), numpy_snap, S).within_budget is True
+
+
 def test_carry_is_unknown_without_a_quote():
     snap = dataclasses.replace(snapshot(), vixy=Quote())
     c = carry_check([(HedgeInstrument(HedgeKind.VIXY), 100)], report(), snap, S)
