@@ -25,7 +25,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,7 @@ from bot.domain.market import (
     OptionLeg,
     Quote,
     VixCallChain,
+    VixOptionQuote,
     VxCurve,
     VxPoint,
     multiplier_of,
@@ -343,8 +344,7 @@ class _Simulator:
         def two_sided(mid: float, half: float) -> Quote:
             return Quote(bid=max(mid - half, 0.0), ask=mid + half, last=mid, at=now)
 
-        half = self.costs.vx_half_spread * self.scale[i]
-        points = [VxPoint(expiry, two_sided(f, half)) for expiry, f in self._curves[i]]
+        points = [VxPoint(expiry, Quote(bid, ask, last, now)) for expiry, bid, ask, last in self._curves[i]]
         vixy = None
         if math.isfinite(self.vixy_px[i]):
             px = float(self.vixy_px[i])
@@ -363,21 +363,25 @@ class _Simulator:
             spx=index(d.spx[i]),
             vixy=vixy,
             curve=VxCurve(tuple(points)),
-            vix_options=VixCallChain(now, self._chains[i]),
+            vix_options=_ChainOnRead(now, self._chains[i]),
             legs=self._legs(i, now),
             hedges=hedges,
             net_liquidation=net_liq,
         )
 
-    def _listed_curves(self) -> list[list[tuple[dt.date, float]]]:
-        """Per day, (expiry, settle) of every contract listed after that day's close that has a settle."""
+    def _listed_curves(self) -> list[list[tuple[dt.date, float, float, float]]]:
+        """Per day, (expiry, bid, ask, last) of every contract listed after that day's close that has a settle: the
+        settle plus or minus the day's half spread (the bid floored at 0), computed for all days in one pass."""
         d = self.d
         listed = (d.vx.expiry[None, :] > d.dates[:, None]) & np.isfinite(d.vx.settle)
         expiries = [e.astype(object) for e in d.vx.expiry]
-        curves: list[list[tuple[dt.date, float]]] = [[] for _ in range(d.n)]
+        curves: list[list[tuple[dt.date, float, float, float]]] = [[] for _ in range(d.n)]
         rows, cols = np.nonzero(listed)
-        for i, j, f in zip(rows.tolist(), cols.tolist(), d.vx.settle[rows, cols].tolist(), strict=True):
-            curves[i].append((expiries[j], f))
+        settle = d.vx.settle[rows, cols]
+        half = self.costs.vx_half_spread * self.scale[rows]
+        quotes = zip(np.maximum(settle - half, 0.0).tolist(), (settle + half).tolist(), settle.tolist(), strict=True)
+        for i, j, (bid, ask, last) in zip(rows.tolist(), cols.tolist(), quotes, strict=True):
+            curves[i].append((expiries[j], bid, ask, last))
         return curves
 
     def _call_chains(self) -> list[list[ChainBlock]]:
@@ -470,6 +474,60 @@ class _Simulator:
 
     def history(self, i: int) -> History:
         return self._history.at(self.dates[i])
+
+
+class _ChainOnRead(VixCallChain):
+    """A day's `VixCallChain` that checks and indexes its blocks when first read, not when built.
+
+    Why: the backtest offers a chain every day, but `decide` reads it only on the days a layer writes covered calls
+    or buys call spreads (284 of the 3,969 days of 2004-2019), and building one (its checks of every block) was
+    about a fifth of the cost of the day's snapshot. The blocks come from one vectorised pass (`_call_chains`) and still
+    go through the same checks on first read. Every read goes through the public methods below, which first run
+    the real constructor; anything else reading the unset slots fails loudly (AttributeError), never silently.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, at: dt.datetime, blocks: list[ChainBlock]) -> None:  # the parent's runs in `_ready`
+        self._pending: tuple[dt.datetime, list[ChainBlock]] | None = (at, blocks)
+
+    def _ready(self) -> None:
+        if self._pending is not None:
+            at, blocks = self._pending
+            VixCallChain.__init__(self, at, blocks)
+            self._pending = None
+
+    def __len__(self) -> int:
+        self._ready()
+        return VixCallChain.__len__(self)
+
+    def __getitem__(self, index: int | slice) -> VixOptionQuote | tuple[VixOptionQuote, ...]:  # type: ignore[override]
+        self._ready()
+        return VixCallChain.__getitem__(self, index)
+
+    def __iter__(self) -> Iterator[VixOptionQuote]:
+        self._ready()
+        return VixCallChain.__iter__(self)
+
+    def __eq__(self, other: object) -> bool:
+        self._ready()
+        return VixCallChain.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        self._ready()
+        return VixCallChain.__hash__(self)
+
+    def __repr__(self) -> str:
+        self._ready()
+        return VixCallChain.__repr__(self)
+
+    def calls(self, expiry: dt.date) -> tuple[tuple[float, Quote], ...]:
+        self._ready()
+        return VixCallChain.calls(self, expiry)
+
+    def quote_for(self, instrument: HedgeInstrument) -> Quote | None:
+        self._ready()
+        return VixCallChain.quote_for(self, instrument)
 
 
 def _execution_order(intent: Intent) -> int:

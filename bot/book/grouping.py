@@ -179,8 +179,18 @@ class Layout:
         return np.maximum(self.expiry_ordinal - today.toordinal(), 0) / 365.0
 
 
+_LAST: list[tuple[tuple[Position, ...], Layout]] = []  # the last answer: consecutive decisions hold the same book
+
+
 def layout(legs: Sequence[OptionLeg]) -> Layout:
-    return _layout(tuple((leg.contract, leg.quantity, leg.avg_cost) for leg in legs))
+    """The layout of these positions, memoized (see the module docstring). The last answer is checked first by
+    equality, which short-cuts on identical contract objects, before the LRU cache hashes every contract."""
+    positions = tuple((leg.contract, leg.quantity, leg.avg_cost) for leg in legs)
+    if _LAST and _LAST[0][0] == positions:
+        return _LAST[0][1]
+    found = _layout(positions)
+    _LAST[:] = [(positions, found)]
+    return found
 
 
 @lru_cache(maxsize=16)

@@ -15,6 +15,7 @@ from bot.backtest.alvh import (
     HISTORY_BARS,
     HISTORY_BLOCK,
     VIX_OPTIONS_LAUNCH,
+    _ChainOnRead,
     _last,
     _Simulator,
 )
@@ -24,7 +25,16 @@ from bot.backtest.hedges import vix_call_price, vix_call_prices, vix_call_vol, v
 from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
-from bot.domain.market import ModelGreeks, OptionContract, OptionLeg, Quote, VixOptionQuote, VxCurve, VxPoint
+from bot.domain.market import (
+    ModelGreeks,
+    OptionContract,
+    OptionLeg,
+    Quote,
+    VixCallChain,
+    VixOptionQuote,
+    VxCurve,
+    VxPoint,
+)
 from bot.pricing.black_scholes import bs_greeks
 from bot.signals.inputs import DailySeries
 
@@ -169,3 +179,33 @@ def test_one_vix_call_on_floats_equals_the_vector_forms_bit_for_bit(sim: _Simula
         want = float(vix_call_prices(forward, np.array([strike]), t, rate, np.array([vol]))[0])
         got = vix_call_price(forward, strike, t, rate, vol)
         assert np.array([got]).tobytes() == np.array([want]).tobytes(), (forward, strike, t, rate, vol)
+
+
+def test_a_chain_read_on_demand_answers_every_read_as_the_built_one(sim: _Simulator) -> None:
+    days = [i for i in range(sim.d.n) if sim._chains[i]]
+    assert days  # the synthetic data lists VIX options
+    for i in days[:: max(len(days) // 15, 1)]:
+        built = VixCallChain(sim.now(i), sim._chains[i])
+        expiry = built[0].instrument.expiry
+        held = built[len(built) // 2].instrument
+        absent = HedgeInstrument(HedgeKind.VIX_OPTION, expiry, 1000.0, "C")
+        reads = (
+            len,
+            tuple,
+            repr,
+            hash,
+            lambda c: c[0],
+            lambda c: c[-1],
+            lambda c: c[1:4],
+            lambda c, e=expiry: c.calls(e),
+            lambda c, h=held: c.quote_for(h),
+            lambda c, a=absent: c.quote_for(a),
+            lambda c, x=built[3]: (x in c, c.index(x), c.count(x)),  # the Sequence mixins
+        )
+        for read in reads:  # each read first, on a fresh chain: none may depend on another having built it
+            assert read(_ChainOnRead(sim.now(i), sim._chains[i])) == read(built)
+        assert _ChainOnRead(sim.now(i), sim._chains[i]) == built
+    expiry, strikes, bid, ask, last = sim._chains[days[0]][0]
+    bad = _ChainOnRead(sim.now(days[0]), [(expiry, strikes[::-1], bid, ask, last)])  # built: not checked yet
+    with pytest.raises(ValueError, match="strictly increasing"):
+        len(bad)  # the first read runs the checks
