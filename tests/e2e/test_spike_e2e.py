@@ -23,6 +23,7 @@ from .helpers import (
     timeline_events,
     write_config,
 )
+from .vix_cover import VixContract, net_by_fills, replay, uncovered, vix_contract
 
 pytestmark = pytest.mark.timeout(150)
 SPEED = 120_000  # the 56-day scenario in about 40 s of wall time
@@ -90,12 +91,59 @@ def test_the_exchange_saw_hedges_bought_calls_offered_and_nothing_twice(spike_ru
     assert places, "no order reached the simulator"
     filled = [r for r in log if r["event"] == "status" and r["status"] == "Filled"]
     assert any(r["action"] == "BUY" and r["orderRef"].startswith("alvh-L1") for r in filled)
-    # the overwrite reached the exchange: covered VIX calls offered by layer 2 (whether a ladder fills at this speed
-    # depends on how far the simulated market moves during one step)
-    overwrite = [r for r in places if r["orderRef"].startswith("alvh-L2") and r["localSymbol"].startswith("VIX ")]
-    assert any(r["action"] == "SELL" for r in overwrite), "layer 2 offered no covered VIX call"
+    # the overwrite reached the exchange: covered VIX calls offered by layer 2 (fills: the two tests below)
+    assert any(_is_l2_call_sale(r) for r in places), "layer 2 offered no covered VIX call"
     assert all(r["orderType"] == "LMT" for r in places)  # never a market order
     check_no_duplicates(log, _intent_quantities(journal_of(d)))
+
+
+def _is_l2_call_sale(row: dict[str, Any]) -> bool:
+    """An order (or its fill) selling a VIX call for a layer-2 intent: the overwrite."""
+    if not (row.get("orderRef") or "").startswith("alvh-L2") or row.get("action") != "SELL":
+        return False
+    contract = vix_contract(row["conId"])
+    return contract is not None and contract.kind == "C"
+
+
+def _named(positions: dict[VixContract, float]) -> dict[str, float]:
+    return {f"{c.kind} {c.expiry} {c.strike:g}": q for c, q in positions.items()}
+
+
+def _l2_call_sales(log: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(orders placed, fills) of layer 2's covered-call sales, as the simulated exchange logged them."""
+    placed = [r for r in log if r["event"] == "place" and _is_l2_call_sale(r)]
+    return placed, [r for r in log if r["event"] == "fill" and _is_l2_call_sale(r)]
+
+
+def test_layer_2_call_sales_are_covered_when_they_fill_and_bought_back_by_the_end(spike_run) -> None:
+    log = orders(orders_log_of(spike_run["dir"]))
+    for row, held in replay(log):  # the VIX book just after each fill, every layer's fills included
+        if _is_l2_call_sale(row):
+            missing = uncovered(held)
+            assert not missing, (
+                f"seq {row['seq']} at {row['sim_time']}: {row['localSymbol']} sold uncovered "
+                f"(short calls beyond cover per expiry: {missing}; held: {_named(held)})"
+            )
+    left_short = {c: q for c, q in net_by_fills(log).items() if c.kind == "C" and q < 0}
+    assert not left_short, f"VIX calls still short at the end, never bought back: {_named(left_short)}"
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 4, causes outside tests/e2e: (1) MarketData.touch (bot/engine/marketdata.py, from Engine._loop) "
+    "keeps closed-market VIX option quotes 'fresh' while VX ticks overnight, so intents planned at the 09:30 ET "
+    "open carry the prior close's limits; (2) at 120,000x a ladder step lasts ~2 market hours and the limit (bid "
+    "- 1% of mid at planning) ends 1-3 ticks above a falling bid, where the simulator never fills a resting order "
+    "inside the spread. About half of the runs fill none, ~3 in 4 with (1) fixed.",
+)
+def test_layer_2_call_sales_fill_at_the_exchange(spike_run) -> None:
+    placed, fills = _l2_call_sales(orders(orders_log_of(spike_run["dir"])))
+    assert placed, "layer 2 offered no covered VIX call"
+    assert fills, (
+        f"layer 2 placed {len(placed)} covered-call sale orders for {len({r['orderRef'] for r in placed})} intents "
+        "and none filled"
+    )
+    assert all(r["side"] == "SLD" and r["price"] >= r["lmtPrice"] - 1e-9 for r in fills)  # never below the limit
 
 
 def test_status_json_shows_layers_book_and_pnl(spike_run) -> None:
