@@ -173,6 +173,9 @@ class Layout:
     strikes: np.ndarray
     is_call: np.ndarray
     expiry_ordinal: np.ndarray  # date.toordinal() per contract: time to expiry without a Python loop
+    loss_floor: np.ndarray  # -max_loss as a column: the cap of each structure's stress P&L
+    none: np.ndarray  # all False, one per structure (no structure unknown)
+    every: np.ndarray  # all True, one per structure (every structure marked)
     leg_index: tuple[int, ...]  # per contract, the index of its first leg in the positions (greeks and quotes)
 
     def years_to_expiry(self, today: dt.date) -> np.ndarray:
@@ -217,7 +220,10 @@ def _layout(positions: tuple[Position, ...]) -> Layout:
         "strikes": np.array([c.strike for c in contracts], dtype=float),
         "is_call": np.array([c.right == "C" for c in contracts], dtype=bool),
         "expiry_ordinal": np.array([c.expiry.toordinal() for c in contracts], dtype=float),
+        "none": np.zeros(len(grouped), dtype=bool),
+        "every": np.ones(len(grouped), dtype=bool),
     }
+    arrays["loss_floor"] = -arrays["max_loss"][:, None]
     for arr in arrays.values():
         arr.flags.writeable = False  # shared by every decision that hits the cache
     leg_index = tuple(first[c] for c in contracts)

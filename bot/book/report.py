@@ -62,17 +62,26 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     t = lay.years_to_expiry(today)
     table = _table(snapshot, settings, lay, t, spot, vix)
     qm, held = lay.qm, lay.held
-    unknown_s = (held & ~table.known).any(axis=1)
+    known = table.known
+    # (the usual book has every contract known and marked: its masks are then the layout's all-False/all-True ones)
+    unknown_s = lay.none if known.all() else (held & ~known).any(axis=1)
     # unknown contracts carry NaN greeks: zero them for the product (their structures are reported unknown)
     per_structure = qm @ _zero_missing(np.column_stack((table.delta, table.gamma, table.vega, table.theta)))
     delta_s, gamma_s, vega_s, theta_s = per_structure.T
     prices = _stress_prices(lay, table, t, spot, settings) if spot is not None else None
-    marks = table.mark if prices is None else np.where(np.isfinite(table.mark), table.mark, prices[0])
-    marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)
-    pnl_s = qm @ _zero_missing(marks) - lay.cost  # NaN when an average cost is unusable: reported as None
+    marks = table.mark
+    if np.isfinite(marks).all():  # every contract has a two-sided mark: nothing to fill from the model
+        marks_ok_s = lay.every
+        if prices is not None:  # a contiguous copy, as `np.where` gave: the product's rounding depends on the layout
+            marks = np.ascontiguousarray(marks)
+    else:
+        marks = marks if prices is None else np.where(np.isfinite(marks), marks, prices[0])
+        marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)
+        marks = _zero_missing(marks)
+    pnl_s = qm @ marks - lay.cost  # NaN when an average cost is unusable: reported as None
     scen_s = None
     if prices is not None:
-        scen_s = np.maximum(((prices[1:] - prices[0]) @ qm.T).T, -lay.max_loss[:, None])
+        scen_s = np.maximum(((prices[1:] - prices[0]) @ qm.T).T, lay.loss_floor)
 
     structures = _structures(lay, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, scen_s)
     unknown = [_why_unknown(s, lay, table) for s in np.flatnonzero(unknown_s)]

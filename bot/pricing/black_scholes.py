@@ -139,15 +139,16 @@ def bs_price_vec(
 
     Written for small arrays too (the book's stress grid is a few dozen prices per decision), where numpy's per-call
     overhead is the cost: inputs broadcast in the arithmetic instead of being copied to one shape; calls and puts
-    share two normal-CDF evaluations, `N(s d1)` and `N(s d2)` with s = +1 for calls and -1 for puts (IEEE negation
-    is exact, so these are the textbook `N(d1)`, `N(-d1)` ... bit for bit); a zero rate or yield skips its discount
-    factor (e^0 is exactly 1); and the intrinsic branch is built only when some option is expired or has no vol.
-    Every element goes through the same operations as the textbook form, so the prices are the same to the bit
-    (tested against it).
+    share two normal-CDF evaluations, `N(s d1)` and `N(s d2)` with s = +1 for calls and -1 for puts, and one price
+    `s (a - b)` (IEEE negation is exact: these are the textbook `N(-d1)` and `b - a` bit for bit); a zero rate or
+    yield skips its discount factor (e^0 is exactly 1); and the intrinsic branch is built only when some option is
+    expired or has no vol. Every element goes through the same operations as the textbook form, so the prices are
+    the same to the bit (tested against it).
     """
     spot, strike, t, vol = (np.asarray(a, dtype=float) for a in (spot, strike, t, vol))
     rate, div_yield = _scalar_or_array(rate), _scalar_or_array(div_yield)
-    is_call = np.asarray(is_call, dtype=float).astype(bool)
+    if not (isinstance(is_call, np.ndarray) and is_call.dtype == np.bool_):
+        is_call = np.asarray(is_call, dtype=float).astype(bool)
     # NaN fails both tests, as it fails `live` below
     all_live = bool(np.minimum.reduce(t, axis=None) > MIN_T and np.minimum.reduce(vol, axis=None) > MIN_VOL)
     live = None if all_live else (t > MIN_T) & (vol > MIN_VOL)
@@ -160,16 +161,21 @@ def bs_price_vec(
     drift = 0.5 * safe_vol**2 if _is_zero(carry) else carry + 0.5 * safe_vol**2
     d1 = (np.log(spot / strike) + drift * safe_t) / vol_t
     d2 = d1 - vol_t
-    sign = np.where(is_call, 1.0, -1.0)
+    sign = _SIGNS.take(is_call.view(np.int8))  # +1.0 for calls, -1.0 for puts
     spot_part = spot if _is_zero(div_yield) else spot * np.exp(-div_yield * safe_t)
     strike_part = strike if _is_zero(rate) else strike * np.exp(-rate * safe_t)
     a = spot_part * _norm_cdf_vec(sign * d1)
     b = strike_part * _norm_cdf_vec(sign * d2)
-    price = np.where(is_call, a - b, b - a)
+    # calls a - b, puts b - a = -(a - b) exactly; `+ 0.0` turns the -0.0 of a worthless put into the textbook +0.0
+    # (np.maximum(-0.0, 0.0) may return either zero) and leaves every other value as it is
+    price = np.maximum(sign * (a - b), 0.0) + 0.0
     if live is None:
-        return np.maximum(price, 0.0)
+        return price
     intrinsic = np.where(is_call, np.maximum(spot - strike, 0.0), np.maximum(strike - spot, 0.0))
-    return np.where(live, np.maximum(price, 0.0), intrinsic)
+    return np.where(live, price, intrinsic)
+
+
+_SIGNS = np.array([-1.0, 1.0])  # indexed by is_call as 0/1
 
 
 def _scalar_or_array(x: np.ndarray | float) -> np.ndarray | float:
