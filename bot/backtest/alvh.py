@@ -409,9 +409,9 @@ class _Simulator:
             a.flags.writeable = False
         stop = (prices < 0.05) | (strikes > hi[:, None])
         ends = np.where(stop.any(axis=1), stop.argmax(axis=1), strikes.shape[1]).tolist()
+        expiries = [e.astype(object) for e in d.vx.expiry]
         for r, (i, j, end) in enumerate(zip(rows.tolist(), cols.tolist(), ends, strict=True)):
-            expiry = d.vx.expiry[j].astype(object)
-            chains[i].append((expiry, strikes[r, :end], bid[r, :end], ask[r, :end], prices[r, :end]))
+            chains[i].append((expiries[j], strikes[r, :end], bid[r, :end], ask[r, :end], prices[r, :end]))
         return chains
 
     def _leg_models(self) -> list[list[tuple[float, list[_LegModel]]]]:
