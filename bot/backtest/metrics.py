@@ -6,6 +6,7 @@ daily returns are P&L over the fixed capital base (what the account risks, not a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,15 +112,22 @@ def spike_events(vix: np.ndarray, rise: float, min_level: float, decluster: int,
     """Onset indices of VIX spikes: VIX >= `min_level` and >= (1 + rise) x its trailing `lookback`-day minimum;
     spike days within `decluster` days of the previous spike day belong to the same event (one onset)."""
     vix = np.asarray(vix, dtype=float)
-    n = len(vix)
     onsets: list[int] = []
+    if not len(vix):
+        return np.array(onsets, dtype=np.int64)
+    # trailing minimum over vix[max(0, i - lookback) .. i], NaN ignored: windows over a NaN-padded copy (a minimum
+    # does not round, so this is the day-by-day nanmin exactly); an all-NaN window gives NaN, which never spikes
+    padded = np.concatenate((np.full(lookback, np.nan), vix))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        lo = np.nanmin(np.lib.stride_tricks.sliding_window_view(padded, lookback + 1), axis=1)
+    with np.errstate(invalid="ignore"):
+        spike = np.isfinite(vix) & (vix >= min_level) & (vix >= (1 + rise) * lo)
     last = -(10**9)
-    for i in range(n):
-        lo = np.nanmin(vix[max(0, i - lookback) : i + 1])
-        if np.isfinite(vix[i]) and vix[i] >= min_level and vix[i] >= (1 + rise) * lo:
-            if i - last > decluster:
-                onsets.append(i)
-            last = i
+    for i in np.flatnonzero(spike).tolist():
+        if i - last > decluster:
+            onsets.append(i)
+        last = i
     return np.array(onsets, dtype=np.int64)
 
 

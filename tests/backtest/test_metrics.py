@@ -67,6 +67,31 @@ def test_income_preserved_outside_windows() -> None:
     assert m.income_preserved(hedged, -unhedged, calm) is None  # no income to preserve
 
 
+def _spike_events_day_by_day(vix, rise, min_level, decluster, lookback=20):
+    """The rule written out day by day: the reference for the vectorised trailing minimum."""
+    onsets, last = [], -(10**9)
+    for i in range(len(vix)):
+        window = vix[max(0, i - lookback) : i + 1]
+        lo = np.nanmin(window) if np.isfinite(window).any() else np.nan
+        if np.isfinite(vix[i]) and vix[i] >= min_level and vix[i] >= (1 + rise) * lo:
+            if i - last > decluster:
+                onsets.append(i)
+            last = i
+    return onsets
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_spike_events_equal_the_day_by_day_rule(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    vix = 12 + np.cumsum(rng.standard_normal(n))
+    vix[rng.random(n) < 0.1] = np.nan  # missing days
+    vix[: min(n, 25 * (seed % 2))] = np.nan  # and a missing start: all-NaN windows
+    for rise, level, decluster, lookback in ((0.3, 18.0, 5, 20), (0.1, 10.0, 0, 3), (0.5, 25.0, 30, 1)):
+        want = _spike_events_day_by_day(vix, rise, level, decluster, lookback)
+        assert m.spike_events(vix, rise, level, decluster, lookback).tolist() == want
+
+
 def test_spike_events_decluster() -> None:
     vix = np.full(80, 12.0)
     vix[30:33] = [22.0, 25.0, 21.0]  # one event
