@@ -25,7 +25,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -363,7 +363,7 @@ class _Simulator:
             spx=index(d.spx[i]),
             vixy=vixy,
             curve=VxCurve(tuple(points)),
-            vix_options=_ChainOnRead(now, self._chains[i]),
+            vix_options=_ChainOnRead(now, self._chains, i),
             legs=self._legs(i, now),
             hedges=hedges,
             net_liquidation=net_liq,
@@ -384,7 +384,7 @@ class _Simulator:
             curves[i].append((expiries[j], bid, ask, last))
         return curves
 
-    def _call_chains(self) -> list[list[ChainBlock]]:
+    def _call_chains(self) -> _DayChains:
         """Every day's model VIX calls, priced in one vectorised pass, as `VixCallChain` blocks (expiry, strikes,
         bid, ask, last) per day: the first three listed expiries from the VIX options launch on, strikes from
         F - 3 to F + 40 one point apart, ending at the first model price under a nickel (no bid there: the chain
@@ -393,9 +393,9 @@ class _Simulator:
         listed = (d.vx.expiry[None, :] > d.dates[:, None]) & np.isfinite(d.vx.settle)
         first3 = listed & (np.cumsum(listed, axis=1) <= 3) & (d.dates >= VIX_OPTIONS_LAUNCH)[:, None]
         rows, cols = np.nonzero(first3)  # day by day, nearest expiry first
-        chains: list[list[ChainBlock]] = [[] for _ in range(d.n)]
+        by_day: list[list[tuple[dt.date, int, int]]] = [[] for _ in range(d.n)]
         if not len(rows):
-            return chains
+            return _DayChains(by_day, *(np.empty((0, 0)),) * 4)
         f = d.vx.settle[rows, cols]
         t = (d.vx.expiry[cols] - d.dates[rows]).astype("timedelta64[D]").astype(np.int64) / DAYS
         lo = np.maximum(f.astype(np.int64) - CHAIN_BELOW, 1)
@@ -411,8 +411,8 @@ class _Simulator:
         ends = np.where(stop.any(axis=1), stop.argmax(axis=1), strikes.shape[1]).tolist()
         expiries = [e.astype(object) for e in d.vx.expiry]
         for r, (i, j, end) in enumerate(zip(rows.tolist(), cols.tolist(), ends, strict=True)):
-            chains[i].append((expiries[j], strikes[r, :end], bid[r, :end], ask[r, :end], prices[r, :end]))
-        return chains
+            by_day[i].append((expiries[j], r, end))
+        return _DayChains(by_day, strikes, bid, ask, prices)
 
     def _leg_models(self) -> list[list[tuple[float, list[_LegModel]]]]:
         """Per day, each open condor's time to expiry (years) and its four legs (contract, signed quantity, average
@@ -476,25 +476,51 @@ class _Simulator:
         return self._history.at(self.dates[i])
 
 
+class _DayChains:
+    """Every day's VIX call blocks as rows of four read-only matrices (strikes, bid, ask, last): `chains[i]` slices
+    out day i's blocks (expiry, strikes, bid, ask, last), nearest expiry first, only when asked."""
+
+    __slots__ = ("_ask", "_bid", "_by_day", "_last", "_strikes")
+
+    def __init__(
+        self,
+        by_day: list[list[tuple[dt.date, int, int]]],  # per day: (expiry, matrix row, strikes offered)
+        strikes: np.ndarray,
+        bid: np.ndarray,
+        ask: np.ndarray,
+        last: np.ndarray,
+    ) -> None:
+        self._by_day, self._strikes, self._bid, self._ask, self._last = by_day, strikes, bid, ask, last
+
+    def __len__(self) -> int:
+        return len(self._by_day)
+
+    def __getitem__(self, i: int) -> list[ChainBlock]:
+        k, b, a, p = self._strikes, self._bid, self._ask, self._last
+        return [(expiry, k[r, :end], b[r, :end], a[r, :end], p[r, :end]) for expiry, r, end in self._by_day[i]]
+
+
 class _ChainOnRead(VixCallChain):
     """A day's `VixCallChain` that checks and indexes its blocks when first read, not when built.
 
     Why: the backtest offers a chain every day, but `decide` reads it only on the days a layer writes covered calls
-    or buys call spreads (284 of the 3,969 days of 2004-2019), and building one (its checks of every block) was
-    about a fifth of the cost of the day's snapshot. The blocks come from one vectorised pass (`_call_chains`) and still
-    go through the same checks on first read. Every read goes through the public methods below, which first run
-    the real constructor; anything else reading the unset slots fails loudly (AttributeError), never silently.
+    or buys call spreads (284 of the 3,969 days of 2004-2019), and building one (slicing its blocks out of the
+    day's rows, then their checks) was about a fifth of the cost of the day's snapshot. The blocks come from one
+    vectorised pass (`_call_chains`) and still go through the same checks on first read. Every read goes through
+    the public methods below, which first run the real constructor; anything else reading the unset slots fails
+    loudly (AttributeError), never silently.
     """
 
     __slots__ = ("_pending",)
 
-    def __init__(self, at: dt.datetime, blocks: list[ChainBlock]) -> None:  # the parent's runs in `_ready`
-        self._pending: tuple[dt.datetime, list[ChainBlock]] | None = (at, blocks)
+    def __init__(self, at: dt.datetime, source: Sequence[list[ChainBlock]], day: int) -> None:
+        # the parent's constructor runs in `_ready`, on `source[day]` (day `day`'s blocks)
+        self._pending: tuple[dt.datetime, Sequence[list[ChainBlock]], int] | None = (at, source, day)
 
     def _ready(self) -> None:
         if self._pending is not None:
-            at, blocks = self._pending
-            VixCallChain.__init__(self, at, blocks)
+            at, source, day = self._pending
+            VixCallChain.__init__(self, at, source[day])
             self._pending = None
 
     def __len__(self) -> int:

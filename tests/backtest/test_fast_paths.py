@@ -203,9 +203,9 @@ def test_a_chain_read_on_demand_answers_every_read_as_the_built_one(sim: _Simula
             lambda c, x=built[3]: (x in c, c.index(x), c.count(x)),  # the Sequence mixins
         )
         for read in reads:  # each read first, on a fresh chain: none may depend on another having built it
-            assert read(_ChainOnRead(sim.now(i), sim._chains[i])) == read(built)
-        assert _ChainOnRead(sim.now(i), sim._chains[i]) == built
+            assert read(_ChainOnRead(sim.now(i), sim._chains, i)) == read(built)
+        assert _ChainOnRead(sim.now(i), sim._chains, i) == built
     expiry, strikes, bid, ask, last = sim._chains[days[0]][0]
-    bad = _ChainOnRead(sim.now(days[0]), [(expiry, strikes[::-1], bid, ask, last)])  # built: not checked yet
+    bad = _ChainOnRead(sim.now(days[0]), [[(expiry, strikes[::-1], bid, ask, last)]], 0)  # not checked yet
     with pytest.raises(ValueError, match="strictly increasing"):
         len(bad)  # the first read runs the checks
