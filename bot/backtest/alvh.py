@@ -192,6 +192,7 @@ class _Simulator:
         self._chains = self._call_chains()
         self._curves = self._listed_curves()
         self._history = _History(data)
+        self._history_bounds = self._history.bounds(data.dates)
 
     # ---- prices ----------------------------------------------------------------------------------------------
     def now(self, i: int) -> dt.datetime:
@@ -473,7 +474,7 @@ class _Simulator:
         return tuple(legs)
 
     def history(self, i: int) -> History:
-        return self._history.at(self.dates[i])
+        return self._history.at_bounds(self.dates[i], self._history_bounds[i])
 
 
 class _DayChains:
@@ -637,20 +638,39 @@ class _History:
             self._calendars[visible] = MacroCalendar(events)
         return self._calendars[visible]
 
+    def _series(self) -> tuple[DailySeries, ...]:
+        """The series `at` cuts, in the order of its cut bounds."""
+        tail = (self.breadth.ad_line, self.breadth.net) if self.breadth is not None else ()
+        return (self.vix, self.ratio, self.f1, self.f2, self.vixy, *tail)
+
     def at(self, today: dt.date) -> History:
         """Each series strictly before `today`, at least its last HISTORY_BARS bars (RSI converges in 250; betas use
         60; see `_last`)."""
-        breadth = None
-        if self.breadth is not None:
-            breadth = Breadth(_last(self.breadth.ad_line, today), _last(self.breadth.net, today))
+        return self._cut(today, [_window(series.count_before(today)) for series in self._series()])
+
+    def bounds(self, days: np.ndarray) -> list[list[tuple[int, int]]]:
+        """`at`'s cut bounds for each of `days` (datetime64[D]), found for all days at once (the same binary
+        search as `DailySeries.count_before`, vectorised): the simulator's day then only slices."""
+        counts = []
+        for series in self._series():
+            dates = np.array(series.dates, dtype="datetime64[D]")
+            counts.append(np.searchsorted(dates, days, side="left").tolist())
+        return [[_window(n) for n in per_day] for per_day in zip(*counts, strict=True)]
+
+    def at_bounds(self, today: dt.date, bounds: list[tuple[int, int]]) -> History:
+        """`at(today)` from its precomputed `bounds`."""
+        return self._cut(today, bounds)
+
+    def _cut(self, today: dt.date, bounds: list[tuple[int, int]]) -> History:
+        vix, ratio, f1, f2, vixy, *tail = (s.bars(lo, n) for s, (lo, n) in zip(self._series(), bounds, strict=True))
         return History(
-            vix=_last(self.vix, today),
-            ratio=_last(self.ratio, today),
-            f1=_last(self.f1, today),
-            f2=_last(self.f2, today),
-            vixy=_last(self.vixy, today),
+            vix=vix,
+            ratio=ratio,
+            f1=f1,
+            f2=f2,
+            vixy=vixy,
             macro=self.calendar(today),
-            breadth=breadth,
+            breadth=Breadth(*tail) if tail else None,
         )
 
 
@@ -660,5 +680,9 @@ def _last(series: DailySeries, today: dt.date) -> DailySeries:
     over the one new bar instead of recomputing hundreds (a full recomputation once every HISTORY_BLOCK days).
     Measured on 2004-2019: the full history gives the same intents and P&L (RSI and MACD have long converged)
     but takes four times as long, as several core paths scan the whole history on every call."""
-    n = series.count_before(today)
-    return series.bars(max(n - HISTORY_BARS, 0) // HISTORY_BLOCK * HISTORY_BLOCK, n)
+    return series.bars(*_window(series.count_before(today)))
+
+
+def _window(n: int) -> tuple[int, int]:
+    """`_last`'s bounds (first bar, end) for a series with `n` bars before the day."""
+    return max(n - HISTORY_BARS, 0) // HISTORY_BLOCK * HISTORY_BLOCK, n

@@ -209,3 +209,11 @@ def test_a_chain_read_on_demand_answers_every_read_as_the_built_one(sim: _Simula
     bad = _ChainOnRead(sim.now(days[0]), [[(expiry, strikes[::-1], bid, ask, last)]], 0)  # not checked yet
     with pytest.raises(ValueError, match="strictly increasing"):
         len(bad)  # the first read runs the checks
+
+
+def test_the_day_s_history_from_precomputed_bounds_equals_the_day_by_day_cut(sim: _Simulator) -> None:
+    for i in range(sim.d.n):
+        fast, slow = sim.history(i), sim._history.at(sim.dates[i])
+        assert fast == slow, f"day {i}"
+        if i and fast.vix:  # not vacuous: the windows hold bars, and they end the day before
+            assert fast.vix.dates[-1] < sim.dates[i]
