@@ -633,8 +633,7 @@ class Engine(ModeDispatch):
             journal.record_event("engine_error", f"decide failed: {exc!r}", "decide_failed")
             return
         record = decision.record.to_dict()  # the journal writes it as strict JSON (NaN -> null)
-        cycle_id = journal.start_cycle(self.mode, trigger, now)
-        journal.record_decision(cycle_id, record)
+        cycle_id = journal.record_cycle(self.mode, trigger, now, record)
         self.summary.cycles += 1
         self.state = decision.state
         self._last_decision = decision

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from bot.broker.discovery import condor_leg_positions
 from bot.broker.types import ContractSpec, PositionRow
@@ -31,9 +32,16 @@ _FUTURE_CLASSES = {"VX": HedgeKind.VX, "VXM": HedgeKind.VXM}
 
 def spec_expiry(spec: ContractSpec) -> dt.date | None:
     """The final settlement date of a dated contract (real expiration when the gateway sends it)."""
-    if len(spec.real_expiration) == 8:
-        return dt.datetime.strptime(spec.real_expiration, "%Y%m%d").date()
-    return spec.expiry_date
+    for text in (spec.real_expiration, spec.expiry):  # the latter as ContractSpec.expiry_date reads it
+        if len(text) == 8:
+            return _yyyymmdd(text)
+    return None
+
+
+@cache
+def _yyyymmdd(text: str) -> dt.date:
+    """Parsed once per distinct date: every cycle asks for the same few dozen contracts' expiries (strptime is slow)."""
+    return dt.datetime.strptime(text, "%Y%m%d").date()
 
 
 def hedge_instrument(spec: ContractSpec) -> HedgeInstrument | None:

@@ -220,6 +220,20 @@ class Journal:
             )
             return int(cur.lastrowid)  # type: ignore[arg-type]
 
+    def record_cycle(self, mode: str, trigger: str, market_time: dt.datetime | None, record: Mapping[str, Any]) -> int:
+        """A cycle and its decision record in one transaction (the engine's per-cycle write); returns the cycle id."""
+        with self._write(durable=False) as c:
+            now = _ts(self.now())
+            cur = c.execute(
+                "INSERT INTO cycles(started_at, market_time, mode, trigger) VALUES (?, ?, ?, ?)",
+                (now, _ts(market_time), mode, trigger),
+            )
+            cycle_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            c.execute(
+                "INSERT INTO decisions(cycle_id, created_at, record) VALUES (?, ?, ?)", (cycle_id, now, _json(record))
+            )
+            return cycle_id
+
     def last_decision(self) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT record FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
         return json.loads(row["record"]) if row else None
@@ -309,6 +323,12 @@ class Journal:
 
     def expire_due(self) -> list[str]:
         """Pending or approved-but-unsent intents past their expiry become expired (the engine calls this per cycle)."""
+        due = self._conn.execute(  # most cycles have nothing to expire: look before taking the write lock
+            "SELECT 1 FROM intents WHERE status IN (?, ?) AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
+            (S.PENDING_APPROVAL.value, S.APPROVED.value, _ts(self.now())),
+        ).fetchone()
+        if due is None:
+            return []
         with self._write() as c:
             now = self.now()
             rows = c.execute(

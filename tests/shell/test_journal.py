@@ -267,6 +267,23 @@ def test_decision_records_are_strict_json(journal: Journal):
     assert journal.last_decision() == {"at": "2026-03-04", "votes": [1.0, None]}
 
 
+def test_a_cycle_and_its_decision_are_written_together(journal: Journal):
+    first = journal.record_cycle("paper", "tick:vix", T0, {"votes": [float("inf")]})
+    second = journal.record_cycle("paper", "periodic", T0 + dt.timedelta(minutes=1), {"votes": [0.5]})
+    rows = journal._conn.execute(
+        "SELECT c.id, c.trigger, c.market_time, d.record FROM cycles c JOIN decisions d ON d.cycle_id = c.id "
+        "ORDER BY c.id"
+    ).fetchall()
+    assert [(r[0], r[1], json.loads(r[3])) for r in rows] == [
+        (first, "tick:vix", {"votes": [None]}),
+        (second, "periodic", {"votes": [0.5]}),
+    ]
+    assert rows[0][2] == T0.isoformat(timespec="microseconds") and journal.last_decision() == {"votes": [0.5]}
+    with pytest.raises(JournalError, match="naive"):
+        journal.record_cycle("paper", "tick", dt.datetime(2026, 3, 4, 15), {})
+    assert journal._conn.execute("SELECT COUNT(*) FROM cycles").fetchone()[0] == 2  # nothing half-written
+
+
 def test_naive_timestamps_are_refused(journal: Journal):
     with pytest.raises(JournalError, match="naive"):
         journal.start_cycle("paper", "tick", market_time=dt.datetime(2026, 3, 4, 15))
