@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from bot.backtest.data import MarketData
-from bot.backtest.volmodel import DAYS, VolModelParams, atm_term_points, atm_vol, smile_vol
+from bot.backtest.volmodel import DAYS, VolModelParams, atm_term_points, atm_vol, smile_vol, smile_vol_one
 from bot.pricing.black_scholes import bs_price_vec
 from bot.settings.backtest import CondorSettings, CostSettings, VolModelSettings
 from bot.vx_calendar import third_friday
@@ -92,7 +92,7 @@ def _strike_for_delta(
     strike = spot
     for _ in range(4):
         strike = spot * np.exp(-d1 * vol * np.sqrt(t) + (r - q + 0.5 * vol * vol) * t)
-        vol = float(smile_vol(np.array(atm), np.array(strike), np.array(forward), np.array(t), np.array(skew), p))
+        vol = smile_vol_one(atm, strike, forward, t, skew, p)
     return float(strike)
 
 

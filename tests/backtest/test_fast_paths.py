@@ -22,7 +22,7 @@ from bot.backtest.alvh import (
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
 from bot.backtest.hedges import vix_call_price, vix_call_prices, vix_call_vol, vix_call_vols, vix_call_vols_rows
-from bot.backtest.volmodel import DAYS, atm_vol, smile_vol
+from bot.backtest.volmodel import DAYS, atm_vol, smile_vol, smile_vol_one
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import (
@@ -217,3 +217,15 @@ def test_the_day_s_history_from_precomputed_bounds_equals_the_day_by_day_cut(sim
         assert fast == slow, f"day {i}"
         if i and fast.vix:  # not vacuous: the windows hold bars, and they end the day before
             assert fast.vix.dates[-1] < sim.dates[i]
+
+
+def test_one_smile_vol_on_floats_equals_the_vector_form_bit_for_bit(sim: _Simulator) -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        atm, forward = float(rng.uniform(0.05, 1.0)), float(rng.uniform(500.0, 6000.0))
+        strike = forward * float(rng.uniform(0.5, 1.5))  # puts and calls: both sides of the smile
+        t = float(rng.choice([rng.uniform(0.0, 0.5), 0.0, 1e-5]))  # including tenors under the one-day floor
+        skew = float(rng.choice([rng.uniform(100.0, 160.0), math.nan]))  # a missing SKEW takes the default
+        want = smile_vol(np.array(atm), np.array(strike), np.array(forward), np.array(t), np.array(skew), sim.engine.p)
+        got = smile_vol_one(atm, strike, forward, t, skew, sim.engine.p)
+        assert np.array([got]).tobytes() == np.array([float(want)]).tobytes(), (atm, strike, forward, t, skew)
