@@ -53,12 +53,8 @@ def hold_contract(data: MarketData, roll_days: int, offset: int = 0) -> np.ndarr
     last = (data.n - 1 - np.argmax(valid[::-1], axis=0))[None, :]
     trading = valid.any(axis=0)[None, :] & (rows >= first) & (rows <= last)  # a hole in the data is not a delisting
     listed = trading & (left > roll_days)
-    out = np.full(data.n, -1, dtype=np.int64)
-    for i in range(data.n):
-        cols = np.flatnonzero(listed[i])
-        if len(cols) > offset:
-            out[i] = cols[offset]
-    return out
+    beyond = np.cumsum(listed, axis=1) > offset  # from the offset-th listed column on (columns sorted by expiry)
+    return np.where(beyond.any(axis=1), beyond.argmax(axis=1), -1).astype(np.int64)
 
 
 def futures_leg(
@@ -81,27 +77,33 @@ def futures_leg(
     cost = np.zeros(n)
     qty_out = np.zeros(n)
     rounded = np.maximum(np.round(np.asarray(target, dtype=float) / step) * step, 0.0).tolist()  # NaN stays NaN
-    qty, col, last = 0.0, -1, np.nan  # contracts held, their column, their last settle
+    # the day loop reads Python lists (the same values as floats and ints: the same arithmetic, without numpy's
+    # per-element overhead; this leg runs once per sweep set)
+    settles, held_l, per_l = settle.tolist(), held_col.tolist(), per_contract.tolist()
+    expiry_day, day = (x.astype("datetime64[D]").astype(np.int64).tolist() for x in (data.vx.expiry, data.dates))
+    roll_slippage = costs.vx_roll_slippage * VX_MULTIPLIER
+    qty, col, last = 0.0, -1, math.nan  # contracts held, their column, their last settle
     for i in range(1, n):
+        row = settles[i]
         if qty != 0.0:
-            price = settle[i, col]
-            if np.isfinite(price):  # a missing settle carries the position at its last price
+            price = row[col]
+            if math.isfinite(price):  # a missing settle carries the position at its last price
                 pnl[i] += qty * (price - last) * VX_MULTIPLIER
                 last = price
-            if data.vx.expiry[col] <= data.dates[i]:  # cash-settled at the final settlement: nothing to sell
+            if expiry_day[col] <= day[i]:  # cash-settled at the final settlement: nothing to sell
                 qty, col = 0.0, -1
-        want = held_col[i]
+        want = held_l[i]
         wanted = rounded[i - 1]
         new_qty = qty if wanted != wanted else wanted  # NaN (no view): keep
-        if want < 0 or not np.isfinite(settle[i, want]):
+        if want < 0 or not math.isfinite(row[want]):
             qty_out[i] = qty  # nothing tradable today: hold what there is, trade tomorrow
             continue
         if qty != 0.0 and want != col:
-            cost[i] += abs(qty) * (2 * per_contract[i] + costs.vx_roll_slippage * VX_MULTIPLIER)
-            col, last = want, settle[i, want]
+            cost[i] += abs(qty) * (2 * per_l[i] + roll_slippage)
+            col, last = want, row[want]
         if new_qty != qty:
-            cost[i] += abs(new_qty - qty) * per_contract[i]
-            col, last = want, settle[i, want]
+            cost[i] += abs(new_qty - qty) * per_l[i]
+            col, last = want, row[want]
         qty = new_qty
         qty_out[i] = qty
     return LegResult(pnl - cost, cost, qty_out)

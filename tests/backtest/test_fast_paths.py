@@ -21,7 +21,15 @@ from bot.backtest.alvh import (
 )
 from bot.backtest.condors import CondorEngine
 from bot.backtest.data import load_directory
-from bot.backtest.hedges import vix_call_price, vix_call_prices, vix_call_vol, vix_call_vols, vix_call_vols_rows
+from bot.backtest.hedges import (
+    hold_contract,
+    trading_days_to_expiry,
+    vix_call_price,
+    vix_call_prices,
+    vix_call_vol,
+    vix_call_vols,
+    vix_call_vols_rows,
+)
 from bot.backtest.volmodel import DAYS, atm_vol, smile_vol, smile_vol_one
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
@@ -229,3 +237,21 @@ def test_one_smile_vol_on_floats_equals_the_vector_form_bit_for_bit(sim: _Simula
         want = smile_vol(np.array(atm), np.array(strike), np.array(forward), np.array(t), np.array(skew), sim.engine.p)
         got = smile_vol_one(atm, strike, forward, t, skew, sim.engine.p)
         assert np.array([got]).tobytes() == np.array([float(want)]).tobytes(), (atm, strike, forward, t, skew)
+
+
+@pytest.mark.parametrize(("roll_days", "offset"), [(0, 0), (5, 0), (5, 1), (30, 2), (200, 5)])
+def test_held_contract_is_the_offset_th_listed_one_day_by_day(sim: _Simulator, roll_days: int, offset: int) -> None:
+    """The vectorised choice against the rule read day by day: the offset-th contract (by expiry) among those
+    trading (first to last settle) with more than `roll_days` trading days left, else -1."""
+    d = sim.d
+    left = trading_days_to_expiry(d)
+    valid = np.isfinite(d.vx.settle)
+    first, last = np.argmax(valid, axis=0), d.n - 1 - np.argmax(valid[::-1], axis=0)
+    got = hold_contract(d, roll_days, offset)
+    assert got.dtype == np.int64
+    for i in range(d.n):
+        trading = valid.any(axis=0) & (first <= i) & (i <= last)
+        cols = np.flatnonzero(trading & (left[i] > roll_days))
+        assert got[i] == (cols[offset] if len(cols) > offset else -1), i
+    # not vacuous: a contract is held on some days, except where no contract has that many trading days left
+    assert (got >= 0).any() if roll_days < 200 else (got == -1).all()
