@@ -21,7 +21,15 @@ import numpy as np
 from scipy.special import ndtri
 
 from bot.backtest.data import MarketData
-from bot.backtest.volmodel import DAYS, VolModelParams, atm_term_points, atm_vol, smile_vol, smile_vol_one
+from bot.backtest.volmodel import (
+    DAYS,
+    VolModelParams,
+    atm_term_points,
+    atm_vol,
+    atm_vol_one,
+    smile_vol,
+    smile_vol_one,
+)
 from bot.pricing.black_scholes import bs_price_vec
 from bot.settings.backtest import CondorSettings, CostSettings, VolModelSettings
 from bot.vx_calendar import third_friday
@@ -143,7 +151,7 @@ class CondorEngine:
         d, cfg = self.data, self.cfg
         spot, r, q = float(d.spx[i]), float(d.rate[i]), cfg.dividend_yield
         t = (expiry.astype(np.int64) - self.day_num[i]) / DAYS
-        atm = float(atm_vol(tuple(np.array([x[i]]) for x in self.points), np.array([t]))[0])
+        atm = atm_vol_one(*(float(x[i]) for x in self.points), t)
         skew = float(d.skew[i])
         step = cfg.strike_step
         kps = np.floor(_strike_for_delta(spot, t, r, q, cfg.short_delta, True, atm, skew, self.p) / step) * step

@@ -90,6 +90,19 @@ def smile_vol(
     return atm * np.maximum(1.0 + slope * z, p.min_vol_share)
 
 
+def atm_vol_one(atm9: float, atm30: float, atm93: float, t_years: float) -> float:
+    """`atm_vol` for one tenor on one day's points, written on floats with the same operations (squares as
+    products, as numpy squares), so the same number (tested), without building arrays for one value."""
+    t = max(t_years, 1.0 / DAYS)
+    t9, t30, t93 = 9 / DAYS, 30 / DAYS, 93 / DAYS
+    w9, w30, w93 = atm9 * atm9 * t9, atm30 * atm30 * t30, atm93 * atm93 * t93
+    short = w9 + (w30 - w9) * (t - t9) / (t30 - t9)
+    long = w30 + (w93 - w30) * (t - t30) / (t93 - t30)
+    vol = math.sqrt(max(short if t <= t30 else long, 1e-10) / t)
+    vol = atm9 if t < t9 else vol
+    return float(atm93 if t > t93 else vol)
+
+
 def smile_vol_one(atm: float, strike: float, forward: float, t_years: float, skew: float, p: VolModelParams) -> float:
     """`smile_vol` for one strike, written on floats with the same operations (numpy's log), so the same number
     (tested): the condor engine solves strikes for a delta with it, a few thousand calls a run, where building

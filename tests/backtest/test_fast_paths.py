@@ -30,7 +30,7 @@ from bot.backtest.hedges import (
     vix_call_vols,
     vix_call_vols_rows,
 )
-from bot.backtest.volmodel import DAYS, atm_vol, smile_vol, smile_vol_one
+from bot.backtest.volmodel import DAYS, atm_vol, atm_vol_one, smile_vol, smile_vol_one
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import (
@@ -255,3 +255,14 @@ def test_held_contract_is_the_offset_th_listed_one_day_by_day(sim: _Simulator, r
         assert got[i] == (cols[offset] if len(cols) > offset else -1), i
     # not vacuous: a contract is held on some days, except where no contract has that many trading days left
     assert (got >= 0).any() if roll_days < 200 else (got == -1).all()
+
+
+def test_one_atm_vol_on_floats_equals_the_vector_form_bit_for_bit() -> None:
+    rng = np.random.default_rng(12)
+    tenors = (0.0, 1 / DAYS, 9 / DAYS, 30 / DAYS, 93 / DAYS, -0.1, math.nan)  # the knots, the floor, outside
+    for _ in range(3000):
+        points = tuple(float(x) for x in rng.uniform(0.05, 1.2, 3))
+        t = float(rng.choice([rng.uniform(0.0, 0.6), *tenors]))
+        want = float(atm_vol(tuple(np.array([x]) for x in points), np.array([t]))[0])
+        got = atm_vol_one(*points, t)
+        assert np.array([got]).tobytes() == np.array([want]).tobytes(), (points, t)
