@@ -77,14 +77,14 @@ def futures_leg(
     cost = np.zeros(n)
     qty_out = np.zeros(n)
     rounded = np.maximum(np.round(np.asarray(target, dtype=float) / step) * step, 0.0).tolist()  # NaN stays NaN
-    # the day loop reads Python lists (the same values as floats and ints: the same arithmetic, without numpy's
+    # the day loop reads Python lists and scalars (the same values: the same arithmetic, without numpy's
     # per-element overhead; this leg runs once per sweep set)
-    settles, held_l, per_l = settle.tolist(), held_col.tolist(), per_contract.tolist()
+    held_l, per_l = held_col.tolist(), per_contract.tolist()
     expiry_day, day = (x.astype("datetime64[D]").astype(np.int64).tolist() for x in (data.vx.expiry, data.dates))
     roll_slippage = costs.vx_roll_slippage * VX_MULTIPLIER
     qty, col, last = 0.0, -1, math.nan  # contracts held, their column, their last settle
     for i in range(1, n):
-        row = settles[i]
+        row = settle[i]
         if qty != 0.0:
             price = row[col]
             if math.isfinite(price):  # a missing settle carries the position at its last price
