@@ -117,18 +117,19 @@ def vixy_returns(data: MarketData, expense_ratio: float) -> np.ndarray:
     close = data.vixy
     real = np.isfinite(close[1:]) & np.isfinite(close[:-1])
     ret[1:][real] = close[1:][real] / close[:-1][real] - 1.0
-    settle, f1, f2 = data.vx.settle, data.vx.f1, data.vx.f2
-    day = data.dates.astype(np.int64)
-    expiry = data.vx.expiry.astype(np.int64)
-    for i in np.flatnonzero(np.isnan(ret[1:])) + 1:
+    settle = data.vx.settle
+    f1, f2 = data.vx.f1.tolist(), data.vx.f2.tolist()
+    # Python ints and floats in the loop: the same arithmetic, without numpy's per-scalar overhead
+    day, expiry = (x.astype("datetime64[D]").astype(np.int64).tolist() for x in (data.dates, data.vx.expiry))
+    for i in (np.flatnonzero(np.isnan(ret[1:])) + 1).tolist():
         a, b = f1[i - 1], f2[i - 1]
         if a < 0 or b < 0:
             continue
         d1, d2 = expiry[a] - day[i - 1], expiry[b] - day[i - 1]
-        w1 = np.clip((d2 - 30.0) / max(d2 - d1, 1.0), 0.0, 1.0)
+        w1 = min(max((d2 - 30.0) / max(d2 - d1, 1.0), 0.0), 1.0)
         r1 = settle[i, a] / settle[i - 1, a] - 1.0
         r2 = settle[i, b] / settle[i - 1, b] - 1.0
-        if np.isfinite(r1) and np.isfinite(r2):
+        if math.isfinite(r1) and math.isfinite(r2):
             ret[i] = w1 * r1 + (1 - w1) * r2 - expense_ratio * (day[i] - day[i - 1]) / DAYS
     return np.nan_to_num(ret, nan=0.0)
 
@@ -144,15 +145,16 @@ def vixy_leg(data: MarketData, target: np.ndarray, costs: CostSettings, band: fl
     cost = np.zeros(n)
     held = np.zeros(n)
     value = 0.0
+    ret_l, rate_l, target_l = ret.tolist(), rate.tolist(), np.asarray(target, dtype=float).tolist()  # as in futures_leg
     for i in range(1, n):
-        gain = value * ret[i]
+        gain = value * ret_l[i]
         pnl[i] += gain
         value += gain
-        wanted = target[i - 1]
-        if np.isfinite(wanted):
+        wanted = target_l[i - 1]
+        if math.isfinite(wanted):
             wanted = max(wanted, 0.0)
             if abs(value - wanted) > band * max(wanted, 1.0) or (wanted == 0.0 and value != 0.0):
-                cost[i] += abs(wanted - value) * rate[i]
+                cost[i] += abs(wanted - value) * rate_l[i]
                 value = wanted
         held[i] = value
     return LegResult(pnl - cost, cost, held)
