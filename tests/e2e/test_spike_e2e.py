@@ -134,10 +134,10 @@ def test_every_vix_call_sold_is_bought_back_by_the_end(spike_run) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 4, bot bug seen in 2 of 7 runs: layer 2's intents are worked at once, so a cut of the VXM "
-    "that cover its short calls, or a sale of calls at a new strike, fills before the old calls are bought back "
-    "(one run: 1 VXM cut left 5 C22 on 4 VXM, then 4 C23 were sold with the 5 C22 still short); buy-backs must "
-    "fill before the sales that need their cover",
+    reason="issue 4, bot bug seen in 3 of 11 runs: layer 2's intents are worked at once, so a sale of the VXM "
+    "that cover its short calls (twice: all 5 March VXM closed at 16:00 ET with 4 March calls short until the next "
+    "day), or a sale of calls at a new strike (once: 4 C23 sold with 5 C22 still short), fills before the calls are "
+    "bought back; buy-backs must fill before the sales that need their cover",
 )
 def test_short_vix_calls_stay_covered_at_every_fill(spike_run) -> None:
     """The spec's covered-only rule, from the exchange's fills: at each layer-2 call sale and after every other
