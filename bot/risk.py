@@ -95,6 +95,9 @@ class RiskContext:
     net_liquidation: float | None = None  # USD
     long_option_premium: float = 0.0  # USD market value of long VIX options already held
     orders_today: int = 0  # orders sent today (journal.orders_sent_on)
+    # signed quantities other intents may still trade (in flight, or accepted earlier in the same cycle): the call
+    # cover check assumes their sells fill and their buys do not
+    pending: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,7 @@ def check_intent(intent: Intent, ctx: RiskContext, settings: RiskSettings) -> Ri
         if kind is HedgeKind.VIX_OPTION and intent.side is Side.BUY and intent.opens_position:
             _check_premium(notional, ctx, settings, deny)
 
-    if kind is HedgeKind.VIX_OPTION and intent.instrument.right == "C" and intent.side is Side.SELL:
+    if intent.side is Side.SELL and _gives_or_needs_call_cover(intent):
         _check_calls_covered(intent, ctx, deny)
 
     max_orders = int(_scaled(settings.max_orders_per_day, settings, ctx.mode))
@@ -198,14 +201,25 @@ def check_intent(intent: Intent, ctx: RiskContext, settings: RiskSettings) -> Ri
 CALLS_COVERED_PER_LONG = {"VX": 10, "VXM": 1, "VIX_OPTION": 1}  # $1000/pt VX = 10 x $100/pt calls
 
 
+def _gives_or_needs_call_cover(intent: Intent) -> bool:
+    """VX, VXM and long VIX calls cover short calls; a VIX call sale may need cover. Selling any of them is checked."""
+    kind = intent.instrument.kind
+    return kind in (HedgeKind.VX, HedgeKind.VXM) or (kind is HedgeKind.VIX_OPTION and intent.instrument.right == "C")
+
+
 def _check_calls_covered(intent: Intent, ctx: RiskContext, deny) -> None:
     """Short VIX calls of one expiry may never exceed what the HELD longs of that expiry cover, this order included.
 
     Checked against positions at send time, not against the plan: a call spread or an overwrite is planned as
-    separate intents, and if the covering buy did not fill, the sell must not go out naked.
+    separate intents, and if the covering buy did not fill, the sell must not go out naked. The same holds for
+    selling the cover itself (a harvest or an unwind): the short calls must be bought back first. Other intents that
+    may still trade count at their worst: their sells as filled, their buys as not.
     """
     expiry = intent.instrument.expiry.isoformat() if intent.instrument.expiry else None
     after = dict(ctx.positions)
+    for key, quantity in ctx.pending.items():
+        if quantity < 0:
+            after[key] = int(after.get(key, 0)) + int(quantity)
     after[intent.instrument.key] = int(after.get(intent.instrument.key, 0)) - intent.quantity
     short_calls = cover = 0
     for key, quantity in after.items():
@@ -222,8 +236,14 @@ def _check_calls_covered(intent: Intent, ctx: RiskContext, deny) -> None:
         deny(
             RiskCode.UNCOVERED_SHORT_CALL,
             f"{short_calls} short VIX calls expiring {expiry} after this order, held longs cover {cover} "
-            "(10 per VX, 1 per VXM or long call); buy the cover first",
+            f"(10 per VX, 1 per VXM or long call); {_cover_fix(intent, ctx)}",
         )
+
+
+def _cover_fix(intent: Intent, ctx: RiskContext) -> str:
+    """Writing a call needs cover bought first; selling cover (futures, or a long call) needs the shorts closed."""
+    opening_short = intent.instrument.kind is HedgeKind.VIX_OPTION and ctx.positions.get(intent.instrument.key, 0) <= 0
+    return "buy the cover first" if opening_short else "buy back the short calls first"
 
 
 def _order_price(intent: Intent, quote: Quote | None) -> float | None:

@@ -257,3 +257,45 @@ def test_trading_hours_agree_with_the_calendars_minute_answer(kind, minutes):
     at = dt.datetime(2005, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
     reference = bool(_calendar(EXCHANGE_CALENDAR[kind]).is_open_on_minute(pd.Timestamp(at)))
     assert market_open(kind, at)[0] is reference
+
+
+SPREAD = {"VIX_OPTION:2026-04-15:C:30": 2, "VIX_OPTION:2026-04-15:C:35": -2}
+
+
+def _sell(key_kind: HedgeKind, quantity: int, **kw):
+    return make_intent(kind=key_kind, side=Side.SELL, quantity=quantity, reference=1.0, limit=1.0, **kw)
+
+
+@pytest.mark.parametrize(
+    ("intent", "positions", "covered"),
+    [
+        # the e2e spike run sold all its March VXM while four March calls were still short
+        (_sell(HedgeKind.VXM, 5), {"VXM:2026-04-15": 5, "VIX_OPTION:2026-04-15:C:23": -4}, False),
+        (_sell(HedgeKind.VXM, 1), {"VXM:2026-04-15": 5, "VIX_OPTION:2026-04-15:C:23": -4}, True),  # 4 left: enough
+        (_sell(HedgeKind.VX, 1), {"VX:2026-04-15": 1, "VIX_OPTION:2026-04-15:C:23": -1}, False),
+        (_sell(HedgeKind.VX, 1), {"VX:2026-04-15": 2, "VIX_OPTION:2026-04-15:C:23": -10}, True),
+        (_sell(HedgeKind.VXM, 3), {"VXM:2026-04-15": 3, "VIX_OPTION:2026-05-20:C:23": -3}, True),  # other expiry
+        # the long leg of a call spread cannot go before the short leg is bought back
+        (_sell(HedgeKind.VIX_OPTION, 2, strike=30), SPREAD, False),
+        (_sell(HedgeKind.VIX_OPTION, 2, strike=30), {"VIX_OPTION:2026-04-15:C:30": 2}, True),
+    ],
+)
+def test_selling_cover_never_leaves_short_calls_naked(intent, positions, covered):
+    found = codes(intent, ctx(quote=Quote(bid=0.98, ask=1.02, at=T0), positions=positions))
+    assert (RiskCode.UNCOVERED_SHORT_CALL not in found) is covered, found
+
+
+def test_pending_sells_count_as_filled_and_pending_buys_as_not():
+    positions = {"VXM:2026-04-15": 5, "VIX_OPTION:2026-04-15:C:23": -3}
+    base = ctx(quote=Quote(bid=0.98, ask=1.02, at=T0), positions=positions)
+    assert RiskCode.UNCOVERED_SHORT_CALL not in codes(_sell_calls(2, strike=23), base)  # 5 short, 5 cover
+    # a VXM sale already working may fill first: the same call sale would then be naked
+    working = dataclasses.replace(base, pending={"VXM:2026-04-15": -2})
+    assert RiskCode.UNCOVERED_SHORT_CALL in codes(_sell_calls(2, strike=23), working)
+    # a buy of cover that has not filled yet covers nothing
+    buying = dataclasses.replace(base, pending={"VXM:2026-04-15": 4})
+    assert RiskCode.UNCOVERED_SHORT_CALL in codes(_sell_calls(3, strike=23), buying)
+    # and a call sale in flight makes a VXM sale wait
+    selling = dataclasses.replace(base, pending={"VIX_OPTION:2026-04-15:C:23": -2})
+    decision = check_intent(_sell(HedgeKind.VXM, 1), selling, SETTINGS)
+    assert RiskCode.UNCOVERED_SHORT_CALL in decision.codes and "buy back the short calls first" in decision.explain()
