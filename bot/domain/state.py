@@ -45,6 +45,7 @@ class StrategyState:
                     "strength": s.strength,
                     "thickness": s.thickness,
                     "episode": s.episode,
+                    "near_kind": s.near_kind,
                 }
                 for s in self.layers.layers
             ],

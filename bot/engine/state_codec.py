@@ -37,6 +37,7 @@ def state_from_dict(data: Mapping[str, Any]) -> StrategyState:
                 strength=float(row.get("strength", 0.0)),
                 thickness=float(row.get("thickness", 0.0)),
                 episode=int(row.get("episode", 0)),
+                near_kind=str(row.get("near_kind") or ""),
             )
         book = LayerBook(tuple(layers.get(lid, LayerState(lid)) for lid in LayerId))  # type: ignore[arg-type]
         memory = SignalMemory(vix_rsi_on=bool(data.get("memory", {}).get("vix_rsi_on", False)))

@@ -56,7 +56,7 @@ def test_greeks_with_any_missing_value_are_dropped() -> None:
 def test_strategy_state_survives_the_journal_round_trip() -> None:
     layers = LayerBook(
         (
-            LayerState(LayerId.NEAR_TERM, LayerPhase.ACTIVE, T, None, 0.75, 0.0, 2),
+            LayerState(LayerId.NEAR_TERM, LayerPhase.ACTIVE, T, None, 0.75, 0.0, 2, near_kind="VXM"),
             LayerState(LayerId.MID_CURVE, LayerPhase.HARVESTING, T, T + dt.timedelta(days=1), 0.5, 0.25, 1),
             LayerState(LayerId.TAIL),
         )
