@@ -27,6 +27,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -50,15 +51,18 @@ from bot.domain.market import (
     ChainBlock,
     HedgePosition,
     MarketSnapshot,
-    ModelGreeks,
     OptionContract,
-    OptionLeg,
     Quote,
     VixCallChain,
     VixOptionQuote,
     VxCurve,
     VxPoint,
     multiplier_of,
+    trusted_curve,
+    trusted_greeks,
+    trusted_leg,
+    trusted_quote,
+    trusted_vx_point,
 )
 from bot.domain.state import StrategyState
 from bot.domain.votes import Vote
@@ -190,7 +194,10 @@ class _Simulator:
         self._open_by_day = _open_trades(condor, n)
         self._leg_model = self._leg_models()
         self._chains = self._call_chains()
-        self._curves = self._listed_curves()
+        self._curve_rows, self._curve_cols = self._listed_curves()
+        # the data's contracts are sorted by expiry: the trusted curve builder needs them strictly increasing
+        increasing = bool((data.vx.expiry[1:] > data.vx.expiry[:-1]).all())
+        self._make_curve: Callable[[tuple[VxPoint, ...]], VxCurve] = trusted_curve if increasing else VxCurve
         self._history = _History(data)
         self._history_bounds = self._history.bounds(data.dates)
 
@@ -337,19 +344,23 @@ class _Simulator:
 
     # ---- the snapshot ----------------------------------------------------------------------------------------
     def snapshot(self, i: int) -> MarketSnapshot:
+        """Day i's close as `decide` sees it. Built with the trusted builders: every value here is the backtest's own
+        (finite model prices or NaN for missing, the aware decision time), valid by construction."""
         d, now = self.d, self.now(i)
+        nan = math.nan
 
         def index(value: float) -> Quote | None:
-            return Quote(last=float(value), at=now) if math.isfinite(value) else None
+            return trusted_quote(nan, nan, float(value), now) if math.isfinite(value) else None
 
-        def two_sided(mid: float, half: float) -> Quote:
-            return Quote(bid=max(mid - half, 0.0), ask=mid + half, last=mid, at=now)
-
-        points = [VxPoint(expiry, Quote(bid, ask, last, now)) for expiry, bid, ask, last in self._curves[i]]
+        lo, hi = self._curve_rows[i], self._curve_rows[i + 1]
+        expiry, bid, ask, last = self._curve_cols
+        quotes = map(trusted_quote, bid[lo:hi], ask[lo:hi], last[lo:hi], repeat(now, hi - lo))
+        curve = self._make_curve(tuple(map(trusted_vx_point, expiry[lo:hi], quotes)))
         vixy = None
         if math.isfinite(self.vixy_px[i]):
             px = float(self.vixy_px[i])
-            vixy = two_sided(px, px * self.costs.vixy_half_spread_bps * self.scale[i] / 1e4)
+            half = px * self.costs.vixy_half_spread_bps * self.scale[i] / 1e4
+            vixy = trusted_quote(max(px - half, 0.0), px + half, px, now)
         hedges = tuple(
             HedgePosition(inst, pos.qty, pos.avg_cost)
             for inst, pos in sorted(self.positions.items(), key=lambda kv: kv[0].key)
@@ -363,27 +374,32 @@ class _Simulator:
             vix9d=index(d.vix9d[i]),
             spx=index(d.spx[i]),
             vixy=vixy,
-            curve=VxCurve(tuple(points)),
+            curve=curve,
             vix_options=_ChainOnRead(now, self._chains, i),
             legs=self._legs(i, now),
             hedges=hedges,
             net_liquidation=net_liq,
         )
 
-    def _listed_curves(self) -> list[list[tuple[dt.date, float, float, float]]]:
-        """Per day, (expiry, bid, ask, last) of every contract listed after that day's close that has a settle: the
-        settle plus or minus the day's half spread (the bid floored at 0), computed for all days in one pass."""
+    def _listed_curves(self) -> tuple[list[int], tuple[list[dt.date], list[float], list[float], list[float]]]:
+        """Every day's listed VX curve, computed for all days in one pass: (first row per day, with one past the
+        last day's end; the rows' columns expiry, bid, ask, last). A day's rows are the contracts listed after
+        its close that have a settle, nearest expiry first; bid/ask are the settle -/+ the day's half spread (the
+        bid floored at 0)."""
         d = self.d
         listed = (d.vx.expiry[None, :] > d.dates[:, None]) & np.isfinite(d.vx.settle)
+        rows, cols = np.nonzero(listed)  # row-major: day by day, by increasing expiry
+        starts = np.searchsorted(rows, np.arange(d.n + 1), side="left").tolist()
         expiries = [e.astype(object) for e in d.vx.expiry]
-        curves: list[list[tuple[dt.date, float, float, float]]] = [[] for _ in range(d.n)]
-        rows, cols = np.nonzero(listed)
         settle = d.vx.settle[rows, cols]
         half = self.costs.vx_half_spread * self.scale[rows]
-        quotes = zip(np.maximum(settle - half, 0.0).tolist(), (settle + half).tolist(), settle.tolist(), strict=True)
-        for i, j, (bid, ask, last) in zip(rows.tolist(), cols.tolist(), quotes, strict=True):
-            curves[i].append((expiries[j], bid, ask, last))
-        return curves
+        columns = (
+            [expiries[j] for j in cols.tolist()],
+            np.maximum(settle - half, 0.0).tolist(),
+            (settle + half).tolist(),
+            settle.tolist(),
+        )
+        return starts, columns
 
     def _call_chains(self) -> _DayChains:
         """Every day's model VIX calls, priced in one vectorised pass, as `VixCallChain` blocks (expiry, strikes,
@@ -468,9 +484,9 @@ class _Simulator:
         for t, fixed in self._leg_model[i]:
             for contract, quantity, avg_cost, strike, right, vol in fixed:
                 g = bs_greeks(spot, strike, t, r, vol, right, q)
-                quote = Quote(max(g.price - half, 0.0), g.price + half, g.price, now)
-                greeks = ModelGreeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot)
-                legs.append(OptionLeg(contract, quantity, avg_cost, quote, greeks))
+                quote = trusted_quote(max(g.price - half, 0.0), g.price + half, g.price, now)
+                greeks = trusted_greeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot)
+                legs.append(trusted_leg(contract, quantity, avg_cost, quote, greeks))
         return tuple(legs)
 
     def history(self, i: int) -> History:
@@ -651,11 +667,12 @@ class _History:
     def bounds(self, days: np.ndarray) -> list[list[tuple[int, int]]]:
         """`at`'s cut bounds for each of `days` (datetime64[D]), found for all days at once (the same binary
         search as `DailySeries.count_before`, vectorised): the simulator's day then only slices."""
-        counts = []
+        per_series = []
         for series in self._series():
-            dates = np.array(series.dates, dtype="datetime64[D]")
-            counts.append(np.searchsorted(dates, days, side="left").tolist())
-        return [[_window(n) for n in per_day] for per_day in zip(*counts, strict=True)]
+            n = np.searchsorted(np.array(series.dates, dtype="datetime64[D]"), days, side="left")
+            first = np.maximum(n - HISTORY_BARS, 0) // HISTORY_BLOCK * HISTORY_BLOCK  # `_window`, on integers
+            per_series.append(list(zip(first.tolist(), n.tolist(), strict=True)))
+        return [list(per_day) for per_day in zip(*per_series, strict=True)]
 
     def at_bounds(self, today: dt.date, bounds: list[tuple[int, int]]) -> History:
         """`at(today)` from its precomputed `bounds`."""

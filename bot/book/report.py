@@ -10,12 +10,13 @@ then unknown (`BookReport.known` False) and the reasons are listed.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
 from bot.book.greeks import GreeksTable, greeks_table
 from bot.book.grouping import Layout, layout
-from bot.domain.condors import BookReport, ScenarioResult, Structure, StructureGreeks
+from bot.domain.condors import BookReport, OnRead, ScenarioResult, Structure, StructureGreeks
 from bot.domain.market import MarketSnapshot
 from bot.pricing.black_scholes import bs_price_vec
 from bot.settings.book import BookSettings
@@ -68,27 +69,29 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
     # unknown contracts carry NaN greeks: zero them for the product (their structures are reported unknown)
     per_structure = qm @ _zero_missing(np.column_stack((table.delta, table.gamma, table.vega, table.theta)))
     delta_s, gamma_s, vega_s, theta_s = per_structure.T
-    prices = _stress_prices(lay, table, t, spot, settings) if spot is not None else None
     marks = table.mark
+    stressed = spot is not None
+    prices: np.ndarray | None = None
     if np.isfinite(marks).all():  # every contract has a two-sided mark: nothing to fill from the model
         marks_ok_s = lay.every
-        if prices is not None:  # a contiguous copy, as `np.where` gave: the product's rounding depends on the layout
+        if stressed:  # a contiguous copy, as `np.where` gave: the product's rounding depends on the layout
             marks = np.ascontiguousarray(marks)
     else:
-        marks = marks if prices is None else np.where(np.isfinite(marks), marks, prices[0])
+        if stressed:  # model prices fill the missing marks: the stress base row is needed now
+            prices = _stress_prices(lay, table, t, spot, settings)
+            marks = np.where(np.isfinite(marks), marks, prices[0])
         marks_ok_s = ~(held & ~np.isfinite(marks)).any(axis=1)
         marks = _zero_missing(marks)
     pnl_s = qm @ marks - lay.cost  # NaN when an average cost is unusable: reported as None
-    scen_s = None
-    if prices is not None:
-        scen_s = np.maximum(((prices[1:] - prices[0]) @ qm.T).T, lay.loss_floor)
 
-    structures = _structures(lay, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, scen_s)
     unknown = [_why_unknown(s, lay, table) for s in np.flatnonzero(unknown_s)]
     all_known = not unknown
-    if spot is None:
+    stress: _Stress | None = None
+    if stressed:
+        stress = _Stress(lay, table, t, spot, settings, prices, all_known)
+    structures = _structures(lay, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, stress)
+    if not stressed:
         unknown.append("SPX quote missing or stale: no stress repricing")
-    scen_total = scen_s.sum(axis=0).tolist() if scen_s is not None and all_known else None
     v_ic = float(vega_s.sum()) if all_known else None
     return BookReport(
         structures=structures,
@@ -96,11 +99,46 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
         e_vix=settings.beta_iv * v_ic if v_ic is not None else None,
         beta_iv=settings.beta_iv,
         theta=float(theta_s.sum()) if all_known else None,
-        scenarios=tuple(
-            ScenarioResult(p.spx_pct, p.iv_points, p.days, p.vix_points, scen_total[i] if scen_total else None)
-            for i, p in enumerate(grid)
-        ),
+        scenarios=OnRead(stress.scenarios) if stress is not None else _scenarios(grid, None),
         unknown=tuple(unknown),
+    )
+
+
+class _Stress:
+    """The book's stress P&L per structure and in total, computed on first read (see `OnRead`): from the
+    repriced grid, each structure capped at its max loss (`lay.loss_floor`)."""
+
+    __slots__ = ("_all_known", "_args", "_per_structure", "_prices", "_settings", "_total")
+
+    def __init__(self, lay, table, t, spot, settings: BookSettings, prices: np.ndarray | None, all_known: bool):
+        self._args = (lay, table, t, spot)
+        self._settings = settings
+        self._prices = prices
+        self._all_known = all_known
+        self._per_structure: list[list[float]] | None = None
+        self._total: list[float] | None = None
+
+    def per_structure(self) -> list[list[float]]:
+        if self._per_structure is None:
+            lay, table, t, spot = self._args
+            prices = self._prices if self._prices is not None else _stress_prices(lay, table, t, spot, self._settings)
+            scen_s = np.maximum(((prices[1:] - prices[0]) @ lay.qm.T).T, lay.loss_floor)
+            self._per_structure = scen_s.tolist()
+            self._total = scen_s.sum(axis=0).tolist() if self._all_known else None
+        return self._per_structure
+
+    def row(self, s: int) -> tuple[float, ...]:
+        return tuple(self.per_structure()[s])
+
+    def scenarios(self) -> tuple[ScenarioResult, ...]:
+        self.per_structure()
+        return _scenarios(self._settings.stress_grid, self._total)
+
+
+def _scenarios(grid, total: list[float] | None) -> tuple[ScenarioResult, ...]:
+    return tuple(
+        ScenarioResult(p.spx_pct, p.iv_points, p.days, p.vix_points, total[i] if total else None)
+        for i, p in enumerate(grid)
     )
 
 
@@ -109,11 +147,10 @@ def _zero_missing(values: np.ndarray) -> np.ndarray:
     return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 
-def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, scen_s):
+def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma_s, vega_s, theta_s, stress):
     """Structure values from the per-structure arrays (converted to Python floats once)."""
     unknown_l, marks_l, pnl_l = unknown_s.tolist(), marks_ok_s.tolist(), pnl_s.tolist()
     d_l, g_l, v_l, t_l = delta_s.tolist(), gamma_s.tolist(), vega_s.tolist(), theta_s.tolist()
-    scen_l = scen_s.tolist() if scen_s is not None else None
     today_ordinal = today.toordinal()
     out = []
     for s, shape in enumerate(lay.shapes):
@@ -125,7 +162,7 @@ def _structures(lay: Layout, today, unknown_s, marks_ok_s, pnl_s, delta_s, gamma
                 shape.expiry.toordinal() - today_ordinal,
                 pnl if marks_l[s] and math.isfinite(pnl) else None,
                 StructureGreeks(d_l[s], g_l[s], v_l[s], t_l[s]) if known else _UNKNOWN_GREEKS,
-                tuple(scen_l[s]) if known and scen_l is not None else None,
+                OnRead(partial(stress.row, s)) if known and stress is not None else None,
             )
         )
     return tuple(out)

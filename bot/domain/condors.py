@@ -7,10 +7,63 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar, overload
 
 from bot.domain.market import OptionContract
+
+T = TypeVar("T")
+
+
+class OnRead(Sequence[T]):
+    """An immutable sequence whose items are computed when first read, then kept (equal to the tuple it holds).
+
+    Why: the book's stress repricing is a tenth of a decision's cost, yet only sizing (while a layer holds a hedge)
+    and a serialised record read it; `read_book` hands it over as `OnRead` so that other decisions skip it. The
+    computation reads only values fixed when the book was read, so reading later gives the same numbers.
+    """
+
+    __slots__ = ("_items", "_make")
+
+    def __init__(self, make: Callable[[], tuple[T, ...]]) -> None:
+        self._make: Callable[[], tuple[T, ...]] | None = make
+        self._items: tuple[T, ...] = ()
+
+    def _tuple(self) -> tuple[T, ...]:
+        if self._make is not None:
+            self._items = self._make()
+            self._make = None
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._tuple())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> T | tuple[T, ...]:
+        return self._tuple()[index]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._tuple())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, OnRead):
+            other = other._tuple()
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return self._tuple() == other
+
+    def __hash__(self) -> int:
+        return hash(self._tuple())
+
+    def __repr__(self) -> str:
+        return repr(self._tuple())
 
 
 class GreeksSource(StrEnum):
@@ -100,7 +153,8 @@ class Structure:
     dte: int
     pnl: float | None  # $ at marks; None when any leg has no mark or an average cost is unusable
     greeks: StructureGreeks
-    scenario_pnl: tuple[float, ...] | None = None  # $ per stress point (capped at -max_loss); None = unknown
+    # $ per stress point (capped at -max_loss); None = unknown. `read_book` computes it on read (`OnRead`)
+    scenario_pnl: tuple[float, ...] | OnRead[float] | None = None
 
     kind = property(lambda self: self.shape.kind)
     trading_class = property(lambda self: self.shape.trading_class)
@@ -155,7 +209,7 @@ class BookReport:
     e_vix: float | None  # $ per VIX point = beta_IV * V_IC
     beta_iv: float
     theta: float | None  # $ per day (positive for short premium books)
-    scenarios: tuple[ScenarioResult, ...]
+    scenarios: tuple[ScenarioResult, ...] | OnRead[ScenarioResult]  # `read_book` computes them on read (`OnRead`)
     unknown: tuple[str, ...] = ()  # labels of structures whose exposure is unknown, and why
 
     @property

@@ -397,3 +397,75 @@ class MarketSnapshot:
             if h.instrument == instrument:
                 return h.quantity
         return 0
+
+
+# ---- trusted builders ------------------------------------------------------------------------------------------
+# For builders whose values are valid by construction (the backtest's own model prices, stamped with its own aware
+# decision time): they fill the slots directly, skipping `__init__` and the `__post_init__` checks, which are two
+# thirds of the cost of a checked construction (a 2004-2019 backtest builds ~70,000 of these objects). The live
+# engine builds from broker data with the checked constructors, which refuse naive datetimes and flat positions.
+# The result is the same value as the checked constructor's (equal, same hash); tests check both agree.
+_new = object.__new__
+_SET = {
+    cls: tuple(getattr(cls, name).__set__ for name in cls.__dataclass_fields__ if not name.startswith("_"))
+    for cls in (Quote, VxPoint, ModelGreeks, OptionLeg)
+}
+_Q_BID, _Q_ASK, _Q_LAST, _Q_AT = _SET[Quote]
+_P_EXPIRY, _P_QUOTE = _SET[VxPoint]
+_G_DELTA, _G_GAMMA, _G_VEGA, _G_THETA, _G_IV, _G_AT, _G_UND = _SET[ModelGreeks]
+_L_CONTRACT, _L_QTY, _L_COST, _L_QUOTE, _L_GREEKS = _SET[OptionLeg]
+_C_POINTS, _C_LISTED = VxCurve.points.__set__, VxCurve._listed.__set__  # type: ignore[attr-defined]
+
+
+def trusted_quote(bid: float, ask: float, last: float, at: dt.datetime) -> Quote:
+    """`Quote(bid, ask, last, at)` without the check: `at` must already be timezone-aware."""
+    q = _new(Quote)
+    _Q_BID(q, bid)
+    _Q_ASK(q, ask)
+    _Q_LAST(q, last)
+    _Q_AT(q, at)
+    return q
+
+
+def trusted_vx_point(expiry: dt.date, quote: Quote) -> VxPoint:
+    """`VxPoint(expiry, quote)` (it has no checks; built here for speed alone)."""
+    p = _new(VxPoint)
+    _P_EXPIRY(p, expiry)
+    _P_QUOTE(p, quote)
+    return p
+
+
+def trusted_curve(points: tuple[VxPoint, ...]) -> VxCurve:
+    """`VxCurve(points)` without sorting and the duplicate check: `points` must be by strictly increasing expiry."""
+    c = _new(VxCurve)
+    _C_POINTS(c, points)
+    _C_LISTED(c, None)
+    return c
+
+
+def trusted_greeks(
+    delta: float, gamma: float, vega: float, theta: float, iv: float, at: dt.datetime, und_price: float
+) -> ModelGreeks:
+    """`ModelGreeks(...)` without the check: `at` must already be timezone-aware."""
+    g = _new(ModelGreeks)
+    _G_DELTA(g, delta)
+    _G_GAMMA(g, gamma)
+    _G_VEGA(g, vega)
+    _G_THETA(g, theta)
+    _G_IV(g, iv)
+    _G_AT(g, at)
+    _G_UND(g, und_price)
+    return g
+
+
+def trusted_leg(
+    contract: OptionContract, quantity: int, avg_cost: float, quote: Quote | None, greeks: ModelGreeks | None
+) -> OptionLeg:
+    """`OptionLeg(...)` without the check: `quantity` must already be non-zero."""
+    leg = _new(OptionLeg)
+    _L_CONTRACT(leg, contract)
+    _L_QTY(leg, quantity)
+    _L_COST(leg, avg_cost)
+    _L_QUOTE(leg, quote)
+    _L_GREEKS(leg, greeks)
+    return leg

@@ -418,3 +418,59 @@ def test_a_fully_marked_book_reads_as_the_general_rules_read_it() -> None:
         assert [st.greeks.vega for st in report.structures] == greeks[:, 2].tolist()
         assert [list(st.scenario_pnl) for st in report.structures] == scen.tolist()
     assert checked >= 40
+
+
+def test_the_book_s_stress_is_computed_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`read_book` hands the stress over unread (`OnRead`): sizing reads it only while a layer holds a hedge. It
+    must run once, when first read, and give the numbers an eager read gives."""
+    import bot.book.report as report_module
+    from bot.book import read_book
+
+    snap = snapshot(condor_legs(NOW.date() + dt.timedelta(days=30), (5200.0, 5250.0, 5750.0, 5800.0), 3))
+    eager = read_book(snap, BookSettings())
+    want_total = [sc.pnl for sc in eager.scenarios]
+    want_rows = [tuple(st.scenario_pnl) for st in eager.structures]
+    calls = []
+    real = report_module._stress_prices
+    monkeypatch.setattr(report_module, "_stress_prices", lambda *a: calls.append(1) or real(*a))
+    lazy = read_book(snap, BookSettings())
+    assert calls == []
+    assert [tuple(st.scenario_pnl) for st in lazy.structures] == want_rows
+    assert [sc.pnl for sc in lazy.scenarios] == want_total and all(x is not None for x in want_total)
+    assert calls == [1]
+    assert lazy == eager and lazy.scenarios == tuple(eager.scenarios) and hash(lazy.scenarios) == hash(eager.scenarios)
+
+
+def test_trusted_builders_give_the_checked_constructors_values() -> None:
+    """The backtest's trusted builders skip the checks only: same values, equality and hash. The checked
+    constructors (what the live engine uses for broker data) still refuse a naive time and a flat leg."""
+    from bot.domain.market import (
+        ModelGreeks,
+        OptionContract,
+        OptionLeg,
+        trusted_curve,
+        trusted_greeks,
+        trusted_leg,
+        trusted_quote,
+        trusted_vx_point,
+    )
+
+    q = trusted_quote(1.0, 1.5, math.nan, AT)
+    assert (q.bid, q.ask, q.at, math.isnan(q.last)) == (1.0, 1.5, AT, True) and q.mid == 1.25
+    q2 = trusted_quote(1.0, 1.5, 1.2, AT)
+    assert q2 == Quote(1.0, 1.5, 1.2, AT) and hash(q2) == hash(Quote(1.0, 1.5, 1.2, AT))
+    points = tuple(trusted_vx_point(dt.date(2018, 2, 14) + dt.timedelta(days=28 * k), q2) for k in range(3))
+    checked = VxCurve(tuple(VxPoint(p.expiry, p.quote) for p in reversed(points)))  # the checked one sorts
+    curve = trusted_curve(points)
+    assert curve == checked and curve.nth(AT.date(), 2) == checked.nth(AT.date(), 2) == points[1]
+    g = trusted_greeks(0.1, 0.01, 2.0, -1.0, 0.2, AT, 2700.0)
+    assert g == ModelGreeks(0.1, 0.01, 2.0, -1.0, 0.2, AT, 2700.0)
+    contract = OptionContract("SPX", dt.date(2018, 3, 16), 2500.0, "P")
+    leg = trusted_leg(contract, -2, 150.0, q2, g)
+    assert leg == OptionLeg(contract, -2, 150.0, q2, g) and hash(leg) == hash(OptionLeg(contract, -2, 150.0, q2, g))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        Quote(1.0, 1.5, 1.2, AT.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ModelGreeks(0.1, 0.01, 2.0, -1.0, 0.2, AT.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="quantity is 0"):
+        OptionLeg(contract, 0, 150.0, q2, g)
