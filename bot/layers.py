@@ -165,6 +165,21 @@ def _strength(ctx: _Ctx, rules: LayerRules, previous: float) -> float:
     return sum(r.for_count for r in results) / total
 
 
+def _with_strength(state: LayerState, strength: float) -> LayerState:
+    """`replace(state, strength=strength)` without `replace`'s generic field walk: every step of an armed or
+    hedged layer updates its strength (a test checks it against `replace` field by field)."""
+    return LayerState(
+        state.layer,
+        state.phase,
+        state.since,
+        state.cooldown_until,
+        strength,
+        state.thickness,
+        state.episode,
+        state.near_kind,
+    )
+
+
 def _rules_for(settings: LayerSettings, layer: LayerId) -> LayerRules:
     return {LayerId.NEAR_TERM: settings.layer1, LayerId.MID_CURVE: settings.layer2, LayerId.TAIL: settings.layer3}[
         layer
@@ -271,10 +286,10 @@ def _step_one(book: LayerBook, layer: LayerId, ctx: _Ctx, flat: Mapping[LayerId,
             new = replace(state, phase=LayerPhase.IDLE, since=now, strength=0.0, thickness=0.0)
             ctx.record(layer, "disarm", state, new, f"armed {rules.arm_timeout_hours:g} h without activation", ())
             return new
-        return replace(state, strength=_strength(ctx, rules, state.strength))
+        return _with_strength(state, _strength(ctx, rules, state.strength))
 
     # ACTIVE or HARVESTING
-    state = replace(state, strength=_strength(ctx, rules, state.strength))
+    state = _with_strength(state, _strength(ctx, rules, state.strength))
     if _hours_since(state, now) >= rules.min_hold_hours:
         check = ctx.check(layer, "unwind", rules.unwind)
         if check.passed:

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
-from bot.domain.layers import Alert, LayerBook, LayerId, LayerPhase
+from bot.domain.layers import LAYER_IDS, Alert, LayerBook, LayerId, LayerPhase
 from bot.domain.market import HedgePosition, MarketSnapshot, finite
 from bot.domain.votes import SignalVote
 from bot.settings.sizing import SizingSettings
@@ -109,12 +109,12 @@ def attribute(
     tail_short_call: SpreadRule | None = None,
 ) -> dict[LayerId, Book]:
     """Split each held position across layers (rule in the module docstring). Quantities are preserved."""
-    out: dict[LayerId, Book] = {lid: {} for lid in LayerId}
+    out: dict[LayerId, Book] = {lid: {} for lid in LAYER_IDS}
     for inst in sorted(held, key=lambda i: i.key):
         qty = held[inst]
         sign = 1 if qty > 0 else -1
-        same_sign = [lid for lid in LayerId if sized.get(lid, {}).get(inst, 0) * sign > 0]
-        any_sign = [lid for lid in LayerId if sized.get(lid, {}).get(inst, 0) != 0]
+        same_sign = [lid for lid in LAYER_IDS if sized.get(lid, {}).get(inst, 0) * sign > 0]
+        any_sign = [lid for lid in LAYER_IDS if sized.get(lid, {}).get(inst, 0) != 0]
         rest = abs(qty)
         for lid in same_sign:
             take = min(rest, abs(sized[lid][inst]))
@@ -130,8 +130,11 @@ def attribute(
 
 def flat_layers(snapshot: MarketSnapshot, s: SizingSettings) -> dict[LayerId, bool]:
     """Which layers hold nothing, by role attribution alone (what the layer machine needs to reset UNWINDING)."""
-    by_layer = attribute(held_positions(snapshot.hedges), {}, s, near_expiry(snapshot, s))
-    return {lid: not by_layer[lid] for lid in LayerId}
+    held = held_positions(snapshot.hedges)
+    if not held:  # (the usual case: nothing to attribute, so no need for the near contract)
+        return dict.fromkeys(LAYER_IDS, True)
+    by_layer = attribute(held, {}, s, near_expiry(snapshot, s))
+    return {lid: not by_layer[lid] for lid in LAYER_IDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +194,7 @@ def layer_targets(
     """Final per-layer targets by phase (module docstring)."""
     out: dict[LayerId, Book] = {}
     alerts: list[Alert] = []
-    for lid in LayerId:
+    for lid in LAYER_IDS:
         state = layers.get(lid)
         held = dict(attributed.get(lid, {}))
         if state.phase in HOLDING and lid in sizing.targets:
@@ -225,7 +228,8 @@ def plan(
     held = held_positions(snapshot.hedges)
     layers, sizing, kind_alerts = keep_near_kind(layers, sizing, snapshot, held, s)
     sized = {lid: t.as_map() for lid, t in sizing.targets.items() if layers.get(lid).phase in HOLDING}
-    attributed = attribute(held, sized, s, near_expiry(snapshot, s), _tail_short_call_rule(layers, sized, s))
+    near = near_expiry(snapshot, s) if held else None  # only attribution of held positions reads it
+    attributed = attribute(held, sized, s, near, _tail_short_call_rule(layers, sized, s))
     targets, alerts = layer_targets(layers, sizing, attributed, s)
     alerts = kind_alerts + alerts
     total: Book = {}
@@ -414,7 +418,7 @@ def _responsible(
     inst: HedgeInstrument, delta: int, targets: Mapping[LayerId, Book], attributed: Mapping[LayerId, Book]
 ) -> LayerId:
     best, best_size = LayerId.NEAR_TERM, 0
-    for lid in LayerId:
+    for lid in LAYER_IDS:
         change = targets.get(lid, {}).get(inst, 0) - attributed.get(lid, {}).get(inst, 0)
         if change * delta > 0 and abs(change) > best_size:
             best, best_size = lid, abs(change)
@@ -467,7 +471,7 @@ def _intent(
 def _group_rolls(intents: list[Intent]) -> list[Intent]:
     """A futures close and a futures open of one layer at different expiries form a roll: they share `group`."""
     out = list(intents)
-    for lid in LayerId:
+    for lid in LAYER_IDS:
         closes = [i for i in out if i.layer == lid and i.instrument.kind in FUTURES and not i.opens_position]
         opens = [i for i in out if i.layer == lid and i.instrument.kind in FUTURES and i.opens_position]
         for c in closes:

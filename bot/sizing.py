@@ -410,8 +410,8 @@ def _calls_for(
 
 def _first_strike(snapshot: MarketSnapshot, expiry: dt.date, at_least: float, s: SizingSettings) -> float | None:
     """Lowest call strike >= `at_least` of `expiry` with a fresh two-sided quote (so a positive bid to sell)."""
-    for strike, quote in snapshot.calls(expiry):
-        if strike >= at_least - 1e-9 and _fresh_mid(quote, snapshot, s) is not None:
+    for strike, quote in snapshot.calls_from(expiry, at_least - 1e-9):
+        if _fresh_mid(quote, snapshot, s) is not None:
             return strike
     return None
 

@@ -568,6 +568,10 @@ class _ChainOnRead(VixCallChain):
         self._ready()
         return VixCallChain.calls(self, expiry)
 
+    def calls_from(self, expiry: dt.date, at_least: float) -> Iterator[tuple[float, Quote]]:
+        self._ready()
+        return VixCallChain.calls_from(self, expiry, at_least)
+
     def quote_for(self, instrument: HedgeInstrument) -> Quote | None:
         self._ready()
         return VixCallChain.quote_for(self, instrument)

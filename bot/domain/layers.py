@@ -24,6 +24,11 @@ class LayerId(IntEnum):
     TAIL = 3  # VIX > 35 only
 
 
+# The layer ids in order, as a tuple: iterating the enum class itself goes through its metaclass on every step,
+# and the planner iterates the layers about 100,000 times per 2004-2019 backtest
+LAYER_IDS: tuple[LayerId, ...] = tuple(LayerId)
+
+
 class LayerPhase(StrEnum):
     IDLE = "idle"
     ARMED = "armed"

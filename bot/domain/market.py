@@ -267,7 +267,8 @@ class VixCallChain(Sequence[VixOptionQuote]):
 
     def _quote(self, block: int, j: int) -> Quote:
         _, _, bid, ask, last = self._blocks[block]
-        return Quote(float(bid[j]), float(ask[j]), float(last[j]), self._at)
+        # the chain's time was checked once, in the constructor; NaN prices are valid (missing)
+        return trusted_quote(float(bid[j]), float(ask[j]), float(last[j]), self._at)
 
     def _item(self, block: int, j: int) -> VixOptionQuote:
         pos = self._starts[block] + j
@@ -316,6 +317,16 @@ class VixCallChain(Sequence[VixOptionQuote]):
         if block is None:
             return ()
         return tuple((k, self._item(block, j).quote) for j, k in enumerate(self._blocks[block][1]))
+
+    def calls_from(self, expiry: dt.date, at_least: float) -> Iterator[tuple[float, Quote]]:
+        """`calls(expiry)` from the first strike >= `at_least` on, each quote built only when the caller gets to it
+        (sizing wants the first usable strike above a level, not the whole expiry)."""
+        block = self._by_expiry.get(expiry)
+        if block is None:
+            return
+        strikes = self._blocks[block][1]
+        for j in range(bisect.bisect_left(strikes, at_least), len(strikes)):
+            yield strikes[j], self._item(block, j).quote
 
     def quote_for(self, instrument: HedgeInstrument) -> Quote | None:
         """The quote of one VIX call of the chain, None when it is not offered (a binary search on the strike)."""
@@ -391,6 +402,13 @@ class MarketSnapshot:
             object.__setattr__(self, "_calls", index)
         assert self._calls is not None
         return self._calls.get(expiry, ())
+
+    def calls_from(self, expiry: dt.date, at_least: float) -> Iterator[tuple[float, Quote]]:
+        """The (strike, quote) pairs of `calls(expiry)` whose strike is >= `at_least`, by increasing strike; from a
+        `VixCallChain`, each quote is built only when reached."""
+        if isinstance(self.vix_options, VixCallChain):
+            return self.vix_options.calls_from(expiry, at_least)
+        return ((k, q) for k, q in self.calls(expiry) if k >= at_least)
 
     def position(self, instrument: HedgeInstrument) -> int:
         for h in self.hedges:

@@ -206,6 +206,7 @@ def test_a_chain_read_on_demand_answers_every_read_as_the_built_one(sim: _Simula
             lambda c: c[-1],
             lambda c: c[1:4],
             lambda c, e=expiry: c.calls(e),
+            lambda c, e=expiry, k=held.strike: tuple(c.calls_from(e, k)),
             lambda c, h=held: c.quote_for(h),
             lambda c, a=absent: c.quote_for(a),
             lambda c, x=built[3]: (x in c, c.index(x), c.count(x)),  # the Sequence mixins

@@ -95,6 +95,9 @@ def test_a_call_chain_reads_like_the_eager_tuple(seed: int) -> None:
     lazy, plain = MarketSnapshot(AT, vix_options=chain), MarketSnapshot(AT, vix_options=eager)
     for e in {b[0] for b in blocks} | {dt.date(2019, 1, 16)}:
         assert lazy.calls(e) == plain.calls(e)
+        for at_least in (0.0, 10.0, 12.5, 15.0, 40.0, *(k for k, _ in plain.calls(e))):  # on a strike, between them
+            want = tuple((k, q) for k, q in plain.calls(e) if k >= at_least)
+            assert tuple(lazy.calls_from(e, at_least)) == tuple(plain.calls_from(e, at_least)) == want
     probes = [o.instrument for o in eager] + [
         HedgeInstrument(HedgeKind.VIX_OPTION, dt.date(2018, 2, 14), 10.25, "C"),
         HedgeInstrument(HedgeKind.VIX_OPTION, dt.date(2018, 2, 14), 10.25, "P"),
@@ -474,3 +477,29 @@ def test_trusted_builders_give_the_checked_constructors_values() -> None:
         ModelGreeks(0.1, 0.01, 2.0, -1.0, 0.2, AT.replace(tzinfo=None))
     with pytest.raises(ValueError, match="quantity is 0"):
         OptionLeg(contract, 0, 150.0, q2, g)
+
+
+def test_a_layer_s_strength_update_carries_every_other_field() -> None:
+    """`_with_strength` spells out LayerState's fields for speed: it must equal `replace`, so a field added to
+    LayerState and not carried over fails here (every field is set to a non-default value)."""
+    import dataclasses
+
+    from bot.domain.layers import LAYER_IDS, LayerId, LayerPhase, LayerState
+    from bot.layers import _with_strength
+
+    values = {
+        "layer": LayerId.MID_CURVE,
+        "phase": LayerPhase.HARVESTING,
+        "since": AT,
+        "cooldown_until": AT + dt.timedelta(hours=3),
+        "strength": 0.25,
+        "thickness": 0.5,
+        "episode": 7,
+        "near_kind": "VXM",
+    }
+    fields = [f.name for f in dataclasses.fields(LayerState)]
+    assert fields == list(values), "LayerState's fields changed: update _with_strength and this test"
+    state = LayerState(**values)
+    assert all(getattr(state, f) != getattr(LayerState(LayerId.NEAR_TERM), f) for f in fields)
+    assert _with_strength(state, 0.75) == dataclasses.replace(state, strength=0.75)
+    assert tuple(LayerId) == LAYER_IDS
