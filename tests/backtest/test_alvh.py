@@ -205,3 +205,26 @@ def test_harvested_cash_counts_written_calls_only(data, condor, monkeypatch: pyt
     filled, harvested, fill = sim_runs[0]
     assert filled and fill > 0
     assert harvested == pytest.approx(3 * fill * 100)  # the 3 written calls, not the 2 longs sold
+
+
+def test_a_simulation_leaves_no_cyclic_garbage_and_restores_the_collector(data, condor) -> None:
+    """`simulate_alvh` pauses the cyclic garbage collector: safe only while a run creates no reference cycles (else
+    their memory would wait for the next collection). Checked with the real decision path, spike days included;
+    the collector's setting is restored afterwards, also when the run fails."""
+    import gc
+
+    gc.collect()
+    assert gc.isenabled()
+    gc.disable()  # so that nothing is collected during the run and every cycle it made is counted below
+    try:
+        run = simulate_alvh(data, AppConfig(), condor)
+        assert not gc.isenabled()  # a paused collector stays paused
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert run.intents > 0  # the run traded: layers did activate on the spike
+    simulate_alvh(data, AppConfig(), condor)
+    assert gc.isenabled()
+    with pytest.raises(AttributeError):
+        simulate_alvh(data, None, condor)  # type: ignore[arg-type]
+    assert gc.isenabled()
