@@ -360,6 +360,8 @@ def step_layers(
     current = book
     for layer in (LayerId.NEAR_TERM, LayerId.MID_CURVE, LayerId.TAIL):
         new_state = _step_one(current, layer, ctx, flat)
+        if new_state is current.layers[int(layer) - 1]:
+            continue  # unchanged (the usual step of an idle layer): the book stays as it is
         layers = list(current.layers)
         layers[int(layer) - 1] = new_state
         current = LayerBook(layers=(layers[0], layers[1], layers[2]))

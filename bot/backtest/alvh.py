@@ -163,11 +163,11 @@ def _simulate(
         sim.execute(i, pending)
         snapshot = sim.snapshot(i)
         decision = strategy.decide(snapshot, state, sim.history(i), settings)
-        state = dataclasses.replace(
-            decision.state,
-            harvested_cash_usd=sim.harvested,
-            realized_hedge_pnl_usd=sim.realized,
-        )
+        state = decision.state
+        # the cash the fills moved, for the next decision (decide carries the figures it was given: when no fill
+        # changed them, they are still the very objects passed in, and the state needs no copy)
+        if state.harvested_cash_usd is not sim.harvested or state.realized_hedge_pnl_usd is not sim.realized:
+            state = dataclasses.replace(state, harvested_cash_usd=sim.harvested, realized_hedge_pnl_usd=sim.realized)
         for alert in decision.alerts:
             sim.alerts[alert.code] = sim.alerts.get(alert.code, 0) + 1
         for vote in getattr(decision.record, "votes", ()):
