@@ -181,9 +181,7 @@ def _with_strength(state: LayerState, strength: float) -> LayerState:
 
 
 def _rules_for(settings: LayerSettings, layer: LayerId) -> LayerRules:
-    return {LayerId.NEAR_TERM: settings.layer1, LayerId.MID_CURVE: settings.layer2, LayerId.TAIL: settings.layer3}[
-        layer
-    ]
+    return (settings.layer1, settings.layer2, settings.layer3)[layer - 1]
 
 
 def _gate(ctx: _Ctx, book: LayerBook, layer: LayerId) -> tuple[bool, str]:

@@ -471,6 +471,8 @@ def _intent(
 def _group_rolls(intents: list[Intent]) -> list[Intent]:
     """A futures close and a futures open of one layer at different expiries form a roll: they share `group`."""
     out = list(intents)
+    if not any(i.instrument.kind in FUTURES for i in out):
+        return out  # no futures trade: nothing to pair (the usual plan)
     for lid in LAYER_IDS:
         closes = [i for i in out if i.layer == lid and i.instrument.kind in FUTURES and not i.opens_position]
         opens = [i for i in out if i.layer == lid and i.instrument.kind in FUTURES and i.opens_position]

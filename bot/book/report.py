@@ -84,7 +84,7 @@ def read_book(snapshot: MarketSnapshot, settings: BookSettings) -> BookReport:
         marks = _zero_missing(marks)
     pnl_s = qm @ marks - lay.cost  # NaN when an average cost is unusable: reported as None
 
-    unknown = [_why_unknown(s, lay, table) for s in np.flatnonzero(unknown_s)]
+    unknown = [] if unknown_s is lay.none else [_why_unknown(s, lay, table) for s in np.flatnonzero(unknown_s)]
     all_known = not unknown
     stress: _Stress | None = None
     if stressed:
