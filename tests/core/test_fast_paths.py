@@ -503,3 +503,25 @@ def test_a_layer_s_strength_update_carries_every_other_field() -> None:
     assert all(getattr(state, f) != getattr(LayerState(LayerId.NEAR_TERM), f) for f in fields)
     assert _with_strength(state, 0.75) == dataclasses.replace(state, strength=0.75)
     assert tuple(LayerId) == LAYER_IDS
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [1.0, 2.0, 3.0],
+        [1e308, 1e308],  # finite values whose sum overflows: the elementwise test decides
+        [-1e308, -1e308, 5.0],
+        [1.0, math.nan],
+        [math.inf, -math.inf],  # sum NaN
+        [math.inf, 1.0],
+        [0.0, -0.0, -2.0],
+    ],
+)
+def test_history_checks_equal_the_elementwise_tests(values: list[float]) -> None:
+    from bot.signals.evaluate import _all_finite, _any_not_positive
+
+    arr = np.array(values, dtype=float)
+    assert _all_finite(arr) is bool(np.isfinite(arr).all())
+    if len(arr) and np.isfinite(arr).all():
+        assert _any_not_positive(arr) is bool((arr <= 0).any())
