@@ -391,7 +391,8 @@ class _Simulator:
             for inst, pos in sorted(self.positions.items(), key=lambda kv: kv[0].key)
             if pos.qty != 0
         )
-        net_liq = float(self.condor_equity[i] + self.pnl[: i + 1].sum() - self.cost[: i + 1].sum())
+        add = np.add.reduce  # `.sum()` without its Python wrapper (the same pairwise sum)
+        net_liq = float(self.condor_equity[i] + add(self.pnl[: i + 1]) - add(self.cost[: i + 1]))
         return MarketSnapshot(
             now=now,
             vix=index(d.vix[i]),
@@ -713,7 +714,7 @@ class _History:
         return self._cut(today, bounds)
 
     def _cut(self, today: dt.date, bounds: list[tuple[int, int]]) -> History:
-        vix, ratio, f1, f2, vixy, *tail = (s.bars(lo, n) for s, (lo, n) in zip(self._series(), bounds, strict=True))
+        vix, ratio, f1, f2, vixy, *tail = [s.bars(lo, n) for s, (lo, n) in zip(self._series(), bounds, strict=True)]
         return History(
             vix=vix,
             ratio=ratio,

@@ -83,7 +83,7 @@ class LayerBook:
     )
 
     def get(self, layer: LayerId) -> LayerState:
-        return self.layers[int(layer) - 1]
+        return self.layers[layer - 1]  # an IntEnum: `layer - 1` is a plain int
 
     @property
     def regime(self) -> Regime:
