@@ -94,9 +94,9 @@ class DailySeries:
 
     def bars(self, lo: int, hi: int) -> DailySeries:
         """Bars lo..hi-1 by position (Python slice bounds, step 1), without re-validating a validated series."""
-        part = object.__new__(DailySeries)
-        object.__setattr__(part, "dates", self.dates[lo:hi])
-        object.__setattr__(part, "values", self.values[lo:hi])  # a view of a read-only array stays read-only
+        part = _new(DailySeries)
+        _SET_DATES(part, self.dates[lo:hi])
+        _SET_VALUES(part, self.values[lo:hi])  # a view of a read-only array stays read-only
         return part
 
     def before(self, day: dt.date) -> DailySeries:
@@ -104,6 +104,11 @@ class DailySeries:
         if not self.dates or self.dates[-1] < day:
             return self
         return self.bars(0, bisect.bisect_left(self.dates, day))
+
+
+_new = object.__new__
+# the slots' own setters: `bars` fills a slice without `__init__` (it needs no re-validation), as cheaply as it can
+_SET_DATES, _SET_VALUES = DailySeries.dates.__set__, DailySeries.values.__set__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
