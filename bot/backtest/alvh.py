@@ -212,7 +212,7 @@ class _Simulator:
         self.alerts: dict[str, int] = {}
         self.votes_for: dict[str, np.ndarray] = {}
         self.scale = spread_scale(data.vix, self.costs.spread_vix_power)
-        self.dates = [d.astype(object) for d in data.dates]
+        self.dates = data.dates.astype("datetime64[D]").tolist()  # datetime.date objects, converted in one call
         self.col_of = {e.astype(object): j for j, e in enumerate(data.vx.expiry)}
         self.vixy_px, self.vixy_split = _vixy_traded(data.vixy)
         self.condor_equity = self.cfg.condor.capital + np.cumsum(condor.pnl)
@@ -463,10 +463,11 @@ class _Simulator:
         condor once per condor; only Black-Scholes greeks, which need each leg's own numbers, are left to the day."""
         d, q = self.d, self.cfg.condor.dividend_yield
         rows, trades, years, forwards = [], [], [], []
+        expiry = {id(trade): trade.expiry.astype(object) for trade in self.condor.trades}  # converted once per condor
         for i, open_now in enumerate(self._open_by_day):
             spot, r = float(d.spx[i]), float(d.rate[i])
             for trade in open_now:
-                t = max((trade.expiry.astype(object) - self.dates[i]).days / DAYS, 1e-6)
+                t = max((expiry[id(trade)] - self.dates[i]).days / DAYS, 1e-6)
                 rows.append(i)
                 trades.append(trade)
                 years.append(t)
@@ -645,7 +646,7 @@ class _History:
 
     def __init__(self, data: MarketData) -> None:
         root = data.history or data
-        dates = tuple(d.astype(object) for d in root.dates)
+        dates = tuple(root.dates.astype("datetime64[D]").tolist())  # datetime.date objects, converted in one call
         days: dict[str, np.ndarray] = {}  # each series' dates as datetime64[D], for `bounds`
 
         def series(values: np.ndarray, name: str) -> DailySeries:
