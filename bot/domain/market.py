@@ -50,8 +50,11 @@ class Quote:
     @property
     def mid(self) -> float | None:
         """Mid only when both sides are finite, positive and not crossed; otherwise None."""
-        if usable_price(self.bid) and usable_price(self.ask) and self.bid <= self.ask:
-            return 0.5 * (self.bid + self.ask)
+        bid, ask = self.bid, self.ask
+        # `usable_price` of both sides and not crossed, in one chain (NaN fails every comparison; a finite ask at or
+        # above a positive bid makes both finite and positive): read on every quote of every decision
+        if bid is not None and ask is not None and 0.0 < bid <= ask and math.isfinite(ask):
+            return 0.5 * (bid + ask)
         return None
 
     @property

@@ -526,3 +526,16 @@ def test_history_checks_equal_the_elementwise_tests(values: list[float]) -> None
         assert _all_finite(arr) is bool(np.isfinite(arr).all())
     if len(arr) and np.isfinite(arr).all():
         assert _any_not_positive(arr) is bool((arr <= 0).any())
+
+
+def test_a_quote_s_mid_follows_the_usable_price_rule_on_every_edge() -> None:
+    """`Quote.mid` tests both sides in one comparison chain: it must equal the rule it replaces (both sides usable
+    prices, not crossed) on missing, NaN, infinite, zero, signed-zero, tiny and huge sides."""
+    import itertools
+
+    from bot.domain.market import usable_price
+
+    edges = [None, math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e-300, 0.5, 1.0, 2.0, 1e308]
+    for bid, ask in itertools.product(edges, edges):
+        want = 0.5 * (bid + ask) if usable_price(bid) and usable_price(ask) and bid <= ask else None
+        assert Quote(bid, ask).mid == want, (bid, ask)
