@@ -36,6 +36,7 @@ from bot.signals.inputs import (
     Breadth,
     DailySeries,
     HistoryKey,
+    LiveMacdStep,
     MacdCache,
     RsiCache,
     SignalInputs,
@@ -267,10 +268,13 @@ def ts_macd(
     elif added:
         cache = _extend_macd(cache, HistoryKey.of(inputs.ratio_history, params, n), history[-added:], s)
     if live is not None:
-        z_live = indicators.zscore_last(_appended(cache.ratio_tail, live))
-        now_h = cache.state.step(z_live).histogram
+        step = cache.live
+        if step is None or step.ratio != live:
+            step = _live_macd_step(cache, live, s)
+            cache = MacdCache(cache.key, cache.state, cache.ratio_tail, cache.hist_tail, step)
+        now_h = step.state.histogram
         prev_h = float(cache.hist_tail[-1])
-        window = _appended(cache.hist_tail, now_h)[-s.macd_peak_lookback :]
+        window = step.hist_tail
         bar = "live bar"
     else:
         now_h, prev_h = float(cache.hist_tail[-1]), float(cache.hist_tail[-2])
@@ -297,11 +301,29 @@ def ts_macd(
     return building, stabilizing, memory
 
 
+def _live_macd_step(cache: MacdCache, live: float, s: SignalSettings) -> LiveMacdStep:
+    """The live ratio stepped from the cache's state, z-scored against the ratios before it."""
+    window = _appended(cache.ratio_tail, live)
+    state = cache.state.step(indicators.zscore_last(window))
+    hist_tail = _appended(cache.hist_tail, state.histogram)[-s.macd_peak_lookback :]
+    window.flags.writeable = False
+    hist_tail.flags.writeable = False
+    return LiveMacdStep(live, window, state, hist_tail)
+
+
 def _extend_macd(cache: MacdCache, key: HistoryKey, new: np.ndarray, s: SignalSettings) -> MacdCache:
     """The cache stepped over bars appended to its history, each z-scored against the ratios before it exactly as
-    the live bar is (the same value as `_macd_cache` on the longer history, up to rounding)."""
+    the live bar is (the same value as `_macd_cache` on the longer history, up to rounding). When the first new
+    bar is the live ratio last stepped from this cache (in the backtest, yesterday's live ratio is today's new
+    bar), that step is reused: the same inputs, hence the same numbers. Ratios here are finite and positive
+    (checked before), so equal floats are equal bits."""
     state, ratio_tail, hist_tail = cache.state, cache.ratio_tail, cache.hist_tail
-    for x in new:
+    live = cache.live
+    for i, x in enumerate(new):
+        if i == 0 and live is not None and x == live.ratio:
+            window, state, hist_tail = live.window, live.state, live.hist_tail
+            ratio_tail = window[1:]
+            continue
         window = _appended(ratio_tail, x)
         state = state.step(indicators.zscore_last(window))
         ratio_tail = window[1:]

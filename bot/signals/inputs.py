@@ -247,6 +247,20 @@ class MacdCache:
     state: MacdState
     ratio_tail: np.ndarray  # read-only: the last (z-window - 1) ratios, to z-score a live bar
     hist_tail: np.ndarray  # read-only: the last `macd_peak_lookback` histogram values of the history
+    live: LiveMacdStep | None = None  # the last live bar's step from this state, reused if it becomes a bar
+
+
+@dataclass(frozen=True, slots=True)
+class LiveMacdStep:
+    """A live bar stepped from a `MacdCache`: its ratio, the z-score window it ended (the cache's ratio tail plus
+    it), the state after it and the histogram tail with it. When the next history appends exactly that ratio (the
+    backtest's live ratio is the next day's close), the cache steps over it by reusing these: the same inputs give
+    the same numbers, so the result is bit for bit the one a fresh step computes, at no cost."""
+
+    ratio: float
+    window: np.ndarray  # read-only
+    state: MacdState
+    hist_tail: np.ndarray  # read-only
 
 
 @dataclass(frozen=True, slots=True)

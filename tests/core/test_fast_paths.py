@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -199,6 +200,53 @@ def test_the_next_day_steps_the_cache_and_another_history_recomputes(monkeypatch
     fresh, _ = evaluate_signals(_day_inputs(days, vix_fixed, ratio_fixed, 310), latch, SignalSettings())
     assert votes == fresh
     assert moved is not memory
+
+
+def _strip_live(memory: SignalMemory) -> SignalMemory:
+    """The memory without the MACD cache's live step (what it would hold without the reuse)."""
+    cache = memory.macd_cache
+    assert cache is not None
+    return memory.with_macd(dataclasses.replace(cache, live=None))
+
+
+@pytest.mark.parametrize("live_is_next_bar", [True, False])
+def test_the_live_macd_step_reused_as_the_next_bar_equals_a_fresh_step(
+    monkeypatch: pytest.MonkeyPatch, live_is_next_bar: bool
+) -> None:
+    from bot.signals import indicators
+
+    calls = {"z": 0}
+    real_z = indicators.zscore_last
+
+    def count_z(window: np.ndarray) -> float:
+        calls["z"] += 1
+        return real_z(window)
+
+    monkeypatch.setattr(indicators, "zscore_last", count_z)
+    rng = np.random.default_rng(11)
+    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
+    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
+    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    memory = SignalMemory()
+    for k in range(300, 330):
+        inp = _day_inputs(days, vix, ratio, k)
+        # F1/F2 = ratio[k] / 1 exactly (the next day's bar), or a live ratio the next bar does not repeat
+        live = float(ratio[k]) if live_is_next_bar else float(ratio[k]) * 1.001
+        inp = dataclasses.replace(inp, f1=Timed(live, inp.now), f2=Timed(1.0, inp.now))
+        before = calls["z"]
+        stripped, m_stripped = evaluate_signals(inp, _strip_live(memory) if k > 300 else memory, SignalSettings())
+        stripped_calls = calls["z"] - before
+        before = calls["z"]
+        votes, memory = evaluate_signals(inp, memory, SignalSettings())
+        if k > 300:  # the stripped run steps the new bar and the live bar; the reuse skips the new bar's step
+            assert stripped_calls == 2
+            assert calls["z"] - before == (1 if live_is_next_bar else 2)
+        assert votes == stripped
+        a, b = memory.macd_cache, m_stripped.macd_cache
+        assert a is not None and b is not None and a.live is not None and b.live is not None
+        assert a.state == b.state and a.live.state == b.live.state
+        for x, y in ((a.ratio_tail, b.ratio_tail), (a.hist_tail, b.hist_tail), (a.live.hist_tail, b.live.hist_tail)):
+            assert x.tobytes() == y.tobytes()
 
 
 # ---- betas: the last common dates from the tails only ---------------------------------------------------------
