@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,13 +54,14 @@ MAX_BARS_STEPPED = 64  # a cache is stepped over at most this many appended bars
 def evaluate_signals(inputs: SignalInputs, memory: SignalMemory, settings: SignalSettings) -> SignalResult:
     """All votes for this instant, and the memory to pass to the next call."""
     today = session_date(inputs.now)
-    rsi_vote, memory = vix_rsi(inputs, memory, settings, today)
-    building, stabilizing, memory = ts_macd(inputs, memory, settings, today)
+    live = LiveQuotes.of(inputs, settings)
+    rsi_vote, memory = vix_rsi(inputs, memory, settings, today, live)
+    building, stabilizing, memory = ts_macd(inputs, memory, settings, today, live)
     votes = [
         rsi_vote,
-        vix_level(inputs, settings),
-        vix_level_tail(inputs, settings),
-        term_structure(inputs, settings),
+        vix_level(inputs, settings, live),
+        vix_level_tail(inputs, settings, live),
+        term_structure(inputs, settings, live),
         building,
         stabilizing,
         macro_event(inputs, settings, today),
@@ -70,6 +73,22 @@ def evaluate_signals(inputs: SignalInputs, memory: SignalMemory, settings: Signa
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------
+
+
+class LiveQuotes(NamedTuple):
+    """The live values several votes read, each checked once per evaluation: (value, "") when usable, else
+    (None, why). VIX feeds four votes and F1/F2 two; checking each quote once instead of per vote is the same
+    test on the same inputs, so every vote and detail is unchanged."""
+
+    vix: tuple[float | None, str]
+    futures_ratio: tuple[float | None, str]
+    spot_ratio: tuple[float | None, str]
+
+    @classmethod
+    def of(cls, inputs: SignalInputs, s: SignalSettings) -> LiveQuotes:
+        now, max_age = inputs.now, s.quote_max_age_seconds
+        vix = _fresh_quote("VIX", inputs.vix, now, max_age)
+        return cls(vix, _futures_ratio(inputs, s), _spot_ratio(inputs, s, vix))
 
 
 def _abstain(name: str, detail: str, threshold: float | None = None) -> SignalVote:
@@ -135,7 +154,7 @@ def _daily(
 
 
 def vix_rsi(
-    inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date
+    inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date, live_quotes: LiveQuotes | None = None
 ) -> tuple[SignalVote, SignalMemory]:
     name = "vix_rsi"
     n, history, why = _daily("VIX", inputs.vix_history, today, s.daily_max_age_sessions)
@@ -143,7 +162,7 @@ def vix_rsi(
         return _abstain(name, why), memory
     if _any_not_positive(history):
         return _abstain(name, "VIX history has non-positive closes; fix the data source"), memory
-    live, live_why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+    live, live_why = (live_quotes or LiveQuotes.of(inputs, s)).vix
     bars = len(history) + (1 if live is not None else 0)
     if bars < s.rsi_min_history or len(history) < s.rsi_period + 1:
         return _abstain(name, f"{bars} VIX bars, RSI needs {s.rsi_min_history}"), memory
@@ -176,8 +195,8 @@ def _rsi_cache(cache: RsiCache | None, series: DailySeries, n: int, history: np.
     return RsiCache(key, state)
 
 
-def vix_level(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
-    value, why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+def vix_level(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | None = None) -> SignalVote:
+    value, why = (live or LiveQuotes.of(inputs, s)).vix
     if value is None:
         return _abstain("vix_level", why, s.vix_level)
     hit = value >= s.vix_level
@@ -185,8 +204,8 @@ def vix_level(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
     return SignalVote("vix_level", Vote.FOR if hit else Vote.AGAINST, value, s.vix_level, detail)
 
 
-def vix_level_tail(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
-    value, why = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+def vix_level_tail(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | None = None) -> SignalVote:
+    value, why = (live or LiveQuotes.of(inputs, s)).vix
     if value is None:
         return _abstain("vix_level_tail", why, s.vix_tail_level)
     hit = value > s.vix_tail_level
@@ -208,18 +227,19 @@ def _futures_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | Non
     return f1 / f2, ""
 
 
-def _spot_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | None, str]:
-    vix, why1 = _fresh_quote("VIX", inputs.vix, inputs.now, s.quote_max_age_seconds)
+def _spot_ratio(
+    inputs: SignalInputs, s: SignalSettings, fresh_vix: tuple[float | None, str]
+) -> tuple[float | None, str]:
+    vix, why1 = fresh_vix
     vix3m, why2 = _fresh_quote("VIX3M", inputs.vix3m, inputs.now, s.quote_max_age_seconds)
     if vix is None or vix3m is None:
         return None, why1 or why2
     return vix / vix3m, ""
 
 
-def term_structure(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
+def term_structure(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | None = None) -> SignalVote:
     name, limit = "term_structure", s.term_structure_threshold
-    fut, fut_why = _futures_ratio(inputs, s)
-    spot, spot_why = _spot_ratio(inputs, s)
+    _, (fut, fut_why), (spot, spot_why) = live or LiveQuotes.of(inputs, s)
     if fut is None and spot is None:
         return _abstain(name, f"F1/F2 unusable ({fut_why}); VIX/VIX3M unusable ({spot_why})", limit)
     parts = []
@@ -240,12 +260,8 @@ def term_structure(inputs: SignalInputs, s: SignalSettings) -> SignalVote:
 # ---- ts_macd ---------------------------------------------------------------------------------------------------
 
 
-def _live_ratio(inputs: SignalInputs, s: SignalSettings) -> tuple[float | None, str]:
-    return _futures_ratio(inputs, s) if s.ts_ratio_source == "f1_f2" else _spot_ratio(inputs, s)
-
-
 def ts_macd(
-    inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date
+    inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date, live_quotes: LiveQuotes | None = None
 ) -> tuple[SignalVote, SignalVote, SignalMemory]:
     """Both MACD votes from one computation: histogram of MACD(rolling z-score of the ratio)."""
     b_name, st_name = "ts_macd_building", "ts_macd_stabilizing"
@@ -253,7 +269,8 @@ def ts_macd(
     n, history, why = _daily(f"{label} ratio", inputs.ratio_history, today, s.daily_max_age_sessions)
     if history is not None and _any_not_positive(history):
         history, why = None, f"{label} ratio history has non-positive values; fix the data source"
-    live, live_why = _live_ratio(inputs, s)
+    quotes = live_quotes or LiveQuotes.of(inputs, s)
+    live, live_why = quotes.futures_ratio if s.ts_ratio_source == "f1_f2" else quotes.spot_ratio
     if history is not None:
         bars = len(history) + (1 if live is not None else 0)
         if bars < s.ratio_min_history or len(history) < s.ts_zscore_window:
@@ -346,11 +363,17 @@ def _macd_cache(key: HistoryKey, history: np.ndarray, s: SignalSettings) -> Macd
 # ---- macro calendar -------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16)
+def _macro_kinds(events: tuple[str, ...]) -> tuple[frozenset[str], str]:
+    """The configured event kinds as a set, and as the detail shows them (per configuration, not per call)."""
+    kinds = frozenset(events)
+    return kinds, "/".join(sorted(kinds))
+
+
 def macro_event(inputs: SignalInputs, s: SignalSettings, today: dt.date) -> SignalVote:
     name = "macro_event"
     window = float(max(s.macro_sessions_before, s.macro_sessions_after))
-    kinds = frozenset(s.macro_events)
-    shown = "/".join(sorted(kinds))
+    kinds, shown = _macro_kinds(tuple(s.macro_events))
     last = inputs.macro.last_of(kinds)
     if last is None:
         return _abstain(name, f"no {shown} dates loaded", window)

@@ -587,3 +587,39 @@ def test_a_quote_s_mid_follows_the_usable_price_rule_on_every_edge() -> None:
     for bid, ask in itertools.product(edges, edges):
         want = 0.5 * (bid + ask) if usable_price(bid) and usable_price(ask) and bid <= ask else None
         assert Quote(bid, ask).mid == want, (bid, ask)
+
+
+@pytest.mark.parametrize(
+    ("vix_age_s", "f2_value", "vix3m"),
+    [(0.0, 20.0, 21.0), (10_000.0, 20.0, 21.0), (0.0, math.nan, 21.0), (0.0, 20.0, None), (10_000.0, -1.0, None)],
+)
+def test_votes_from_quotes_checked_once_equal_each_vote_checking_its_own(
+    vix_age_s: float, f2_value: float, vix3m: float | None
+) -> None:
+    from bot.signals.evaluate import term_structure, ts_macd, vix_level, vix_level_tail, vix_rsi
+    from bot.signals.sessions import session_date
+
+    rng = np.random.default_rng(3)
+    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
+    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
+    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    inp = _day_inputs(days, vix, ratio, 320)
+    inp = dataclasses.replace(
+        inp,
+        vix=Timed(float(vix[320]), inp.now - dt.timedelta(seconds=vix_age_s)),
+        f2=Timed(f2_value, inp.now),
+        vix3m=None if vix3m is None else Timed(vix3m, inp.now),
+    )
+    for source in ("f1_f2", "vix_vix3m"):
+        s = SignalSettings(ts_ratio_source=source)
+        votes, _ = evaluate_signals(inp, SignalMemory(), s)
+        today = session_date(inp.now)
+        own = (
+            vix_rsi(inp, SignalMemory(), s, today)[0],
+            vix_level(inp, s),
+            vix_level_tail(inp, s),
+            term_structure(inp, s),
+            *ts_macd(inp, SignalMemory(), s, today)[:2],
+        )
+        by_name = {v.name: v for v in votes}
+        assert [by_name[v.name] for v in own] == list(own)
