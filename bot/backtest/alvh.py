@@ -715,7 +715,9 @@ class _History:
         return self._cut(today, bounds)
 
     def _cut(self, today: dt.date, bounds: list[tuple[int, int]]) -> History:
-        vix, ratio, f1, f2, vixy, *tail = [s.bars(lo, n) for s, (lo, n) in zip(self._series(), bounds, strict=True)]
+        series = (self.vix, self.ratio, self.f1, self.f2, self.vixy)
+        vix, ratio, f1, f2, vixy = [s.bars(lo, n) for s, (lo, n) in zip(series, bounds, strict=False)]
+        # the breadth columns have the same dates (checked when built), hence the same bounds: cut both at once
         return History(
             vix=vix,
             ratio=ratio,
@@ -723,7 +725,7 @@ class _History:
             f2=f2,
             vixy=vixy,
             macro=self.calendar(today),
-            breadth=Breadth(*tail) if tail else None,
+            breadth=self.breadth.bars(*bounds[5]) if self.breadth is not None else None,
         )
 
 

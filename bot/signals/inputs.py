@@ -162,6 +162,17 @@ class Breadth:
         if self.ad_line.dates != self.net.dates:
             raise ValueError("Breadth: ad_line and net must have the same dates")
 
+    def bars(self, lo: int, hi: int) -> Breadth:
+        """Rows lo..hi-1 of both series by position (`DailySeries.bars`). Equal dates cut at the same bounds stay
+        equal, so the slice skips the dates comparison (the backtest cuts breadth every day)."""
+        part = _new(Breadth)
+        _SET_AD(part, self.ad_line.bars(lo, hi))
+        _SET_NET(part, self.net.bars(lo, hi))
+        return part
+
+
+_SET_AD, _SET_NET = Breadth.ad_line.__set__, Breadth.net.__set__  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True, slots=True)
 class ExternalSeries:

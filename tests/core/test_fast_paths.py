@@ -623,3 +623,16 @@ def test_votes_from_quotes_checked_once_equal_each_vote_checking_its_own(
         )
         by_name = {v.name: v for v in votes}
         assert [by_name[v.name] for v in own] == list(own)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 30), st.integers(0, 30))
+def test_breadth_bars_equal_the_checked_breadth_of_both_slices(lo: int, hi: int) -> None:
+    from bot.signals.inputs import Breadth
+
+    days = sessions_in(dt.date(2019, 1, 2), dt.date(2019, 2, 15))
+    full = Breadth(DailySeries(days, np.arange(len(days)) * 10.0), DailySeries(days, -np.arange(len(days)) * 1.0))
+    cut = full.bars(lo, hi)
+    assert cut == Breadth(full.ad_line.bars(lo, hi), full.net.bars(lo, hi))
+    assert cut.ad_line.dates == days[lo:hi] and cut.net.values.tolist() == full.net.values[lo:hi].tolist()
+    assert not cut.net.values.flags.writeable
