@@ -118,3 +118,44 @@ def test_vector_form_equals_the_textbook_form_bit_for_bit(seed):
     assert all_live.tobytes() == _textbook_price_vec(spots, strikes, 0.2, rate, 0.3, calls, div_yield).tobytes()
     scalar = bs_price_vec(20.0, 24.0, 0.1, 0.02, 0.9, True, 0.02)  # the Black-76 form the backtest uses
     assert np.asarray(scalar).tobytes() == _textbook_price_vec(20.0, 24.0, 0.1, 0.02, 0.9, True, 0.02).tobytes()
+
+
+def _reference_greeks(spot, strike, t, rate, vol, right, q):
+    """bs_greeks as written with the norm_pdf / norm_cdf helpers (before they were inlined)."""
+    from bot.pricing.black_scholes import norm_cdf, norm_pdf
+
+    sqrt_t = math.sqrt(t)
+    d1 = (math.log(spot / strike) + (rate - q + 0.5 * vol * vol) * t) / (vol * sqrt_t)
+    d2 = d1 - vol * sqrt_t
+    disc_r, disc_q = math.exp(-rate * t), math.exp(-q * t)
+    pdf_d1 = norm_pdf(d1)
+    gamma = disc_q * pdf_d1 / (spot * vol * sqrt_t)
+    vega = spot * disc_q * pdf_d1 * sqrt_t * 0.01
+    decay = -spot * disc_q * pdf_d1 * vol / (2.0 * sqrt_t)
+    if right == "C":
+        nd1, nd2 = norm_cdf(d1), norm_cdf(d2)
+        price = spot * disc_q * nd1 - strike * disc_r * nd2
+        delta = disc_q * nd1
+        theta = decay - rate * strike * disc_r * nd2 + q * spot * disc_q * nd1
+    else:
+        nmd1, nmd2 = norm_cdf(-d1), norm_cdf(-d2)
+        price = strike * disc_r * nmd2 - spot * disc_q * nmd1
+        delta = -disc_q * nmd1
+        theta = decay + rate * strike * disc_r * nmd2 - q * spot * disc_q * nmd1
+    return (max(price, 0.0), delta, gamma, vega, theta / 365.0)
+
+
+@given(
+    spot=st.floats(50, 6000),
+    moneyness=st.floats(0.3, 2.0),
+    t=st.floats(1e-5, 3.0),
+    vol=st.floats(0.01, 2.0),
+    rate=st.floats(-0.01, 0.08),
+    q=st.floats(0.0, 0.05),
+    right=st.sampled_from(["C", "P"]),
+)
+def test_inlined_normal_functions_give_the_helpers_numbers_bit_for_bit(spot, moneyness, t, vol, rate, q, right):
+    g = bs_greeks(spot, spot * moneyness, t, rate, vol, right, q)
+    assert (g.price, g.delta, g.gamma, g.vega, g.theta) == _reference_greeks(
+        spot, spot * moneyness, t, rate, vol, right, q
+    )

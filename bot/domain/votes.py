@@ -28,3 +28,23 @@ class SignalVote:
             "threshold": self.threshold,
             "detail": self.detail,
         }
+
+
+_new = object.__new__
+_SET_NAME, _SET_VOTE, _SET_VALUE, _SET_THRESHOLD, _SET_DETAIL = (
+    SignalVote.__dict__[f].__set__
+    for f in ("name", "vote", "value", "threshold", "detail")  # type: ignore[attr-defined]
+)
+
+
+def trusted_vote(name: str, vote: Vote, value: float | None, threshold: float | None, detail: str) -> SignalVote:
+    """`SignalVote(name, vote, value, threshold, detail)` filled through the slots' own setters. The dataclass has
+    no checks, so this is the same object; it skips the frozen `__init__`'s generic field setting, which cost a
+    measurable share of the signal votes (eight or more per decision)."""
+    v = _new(SignalVote)
+    _SET_NAME(v, name)
+    _SET_VOTE(v, vote)
+    _SET_VALUE(v, value)
+    _SET_THRESHOLD(v, threshold)
+    _SET_DETAIL(v, detail)
+    return v

@@ -47,8 +47,12 @@ def _check_right(right: str) -> None:
 def bs_greeks(
     spot: float, strike: float, t: float, rate: float, vol: float, right: Right, div_yield: float = 0.0
 ) -> Greeks:
-    """Price and greeks of a European option on an index paying a continuous dividend yield."""
-    _check_right(right)
+    """Price and greeks of a European option on an index paying a continuous dividend yield.
+
+    `norm_pdf` and `norm_cdf` are written out inline (the same expressions, so the same numbers): the backtest
+    prices every open condor leg every day (about 20,000 calls a run), where the extra calls cost a fifth."""
+    if right != "C" and right != "P":
+        _check_right(right)
     if spot <= 0 or strike <= 0:
         raise ValueError(f"spot and strike must be positive, got spot={spot} strike={strike}")
     if t <= MIN_T or vol <= MIN_VOL:
@@ -61,17 +65,18 @@ def bs_greeks(
     d2 = d1 - vol * sqrt_t
     disc_r = math.exp(-rate * t)
     disc_q = math.exp(-div_yield * t)
-    pdf_d1 = norm_pdf(d1)
+    pdf_d1 = _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1)  # norm_pdf(d1)
     gamma = disc_q * pdf_d1 / (spot * vol * sqrt_t)
     vega = spot * disc_q * pdf_d1 * sqrt_t * 0.01
     decay = -spot * disc_q * pdf_d1 * vol / (2.0 * sqrt_t)
+    erf = math.erf
     if right == "C":
-        nd1, nd2 = norm_cdf(d1), norm_cdf(d2)
+        nd1, nd2 = 0.5 * (1.0 + erf(d1 / _SQRT2)), 0.5 * (1.0 + erf(d2 / _SQRT2))  # norm_cdf(d1), norm_cdf(d2)
         price = spot * disc_q * nd1 - strike * disc_r * nd2
         delta = disc_q * nd1
         theta = decay - rate * strike * disc_r * nd2 + div_yield * spot * disc_q * nd1
     else:
-        nmd1, nmd2 = norm_cdf(-d1), norm_cdf(-d2)
+        nmd1, nmd2 = 0.5 * (1.0 + erf(-d1 / _SQRT2)), 0.5 * (1.0 + erf(-d2 / _SQRT2))  # norm_cdf(-d1), norm_cdf(-d2)
         price = strike * disc_r * nmd2 - spot * disc_q * nmd1
         delta = -disc_q * nmd1
         theta = decay + rate * strike * disc_r * nmd2 - div_yield * spot * disc_q * nmd1

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bot.domain.votes import SignalVote, Vote
+from bot.domain.votes import SignalVote, Vote, trusted_vote
 from bot.settings.signals import ExternalRule, SignalSettings
 from bot.signals import indicators
 from bot.signals.inputs import (
@@ -92,7 +92,7 @@ class LiveQuotes(NamedTuple):
 
 
 def _abstain(name: str, detail: str, threshold: float | None = None) -> SignalVote:
-    return SignalVote(name=name, vote=Vote.ABSTAIN, value=None, threshold=threshold, detail=detail)
+    return trusted_vote(name, Vote.ABSTAIN, None, threshold, detail)
 
 
 def _fresh_quote(label: str, quote: Timed | None, now: dt.datetime, max_age: float) -> tuple[float | None, str]:
@@ -173,7 +173,7 @@ def vix_rsi(
     state_text = "on" if on else "off"
     bar = "live bar" if live is not None else f"close of {inputs.vix_history.dates[n - 1]} ({live_why})"
     detail = f"RSI({s.rsi_period}) {rsi:.1f}, {state_text} (on >= {s.rsi_on:g}, off < {s.rsi_off:g}); last {bar}"
-    vote = SignalVote(name, Vote.FOR if on else Vote.AGAINST, rsi, flip, detail)
+    vote = trusted_vote(name, Vote.FOR if on else Vote.AGAINST, rsi, flip, detail)
     return vote, memory.with_rsi(on, cache)
 
 
@@ -201,7 +201,7 @@ def vix_level(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | None =
         return _abstain("vix_level", why, s.vix_level)
     hit = value >= s.vix_level
     detail = f"VIX {value:.2f} {'>=' if hit else '<'} {s.vix_level:g}"
-    return SignalVote("vix_level", Vote.FOR if hit else Vote.AGAINST, value, s.vix_level, detail)
+    return trusted_vote("vix_level", Vote.FOR if hit else Vote.AGAINST, value, s.vix_level, detail)
 
 
 def vix_level_tail(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | None = None) -> SignalVote:
@@ -210,7 +210,7 @@ def vix_level_tail(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | N
         return _abstain("vix_level_tail", why, s.vix_tail_level)
     hit = value > s.vix_tail_level
     detail = f"VIX {value:.2f} {'>' if hit else '<='} {s.vix_tail_level:g}"
-    return SignalVote("vix_level_tail", Vote.FOR if hit else Vote.AGAINST, value, s.vix_tail_level, detail)
+    return trusted_vote("vix_level_tail", Vote.FOR if hit else Vote.AGAINST, value, s.vix_tail_level, detail)
 
 
 # ---- term structure -------------------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def term_structure(inputs: SignalInputs, s: SignalSettings, live: LiveQuotes | N
     best = max(r for r in (fut, spot) if r is not None)
     hit = best > limit
     state = "backwardation" if hit else "contango"
-    return SignalVote(name, Vote.FOR if hit else Vote.AGAINST, best, limit, f"{state}: {'; '.join(parts)}")
+    return trusted_vote(name, Vote.FOR if hit else Vote.AGAINST, best, limit, f"{state}: {'; '.join(parts)}")
 
 
 # ---- ts_macd ---------------------------------------------------------------------------------------------------
@@ -301,20 +301,20 @@ def ts_macd(
     rising = now_h > prev_h
     build = now_h > 0.0 and rising
     b_detail = f"histogram {now_h:+.3f} ({'rising' if rising else 'falling'} from {prev_h:+.3f}); {bar}"
-    building = SignalVote(b_name, Vote.FOR if build else Vote.AGAINST, now_h, 0.0, b_detail)
+    building = trusted_vote(b_name, Vote.FOR if build else Vote.AGAINST, now_h, 0.0, b_detail)
 
     peak_i = int(window.argmax())
     peak = float(window[peak_i])
     if peak < s.macd_peak_min:
         st_detail = f"no histogram peak >= {s.macd_peak_min:g} in {s.macd_peak_lookback} sessions (max {peak:+.3f})"
-        return building, SignalVote(st_name, Vote.AGAINST, 0.0, s.macd_peak_retrace, st_detail), memory
+        return building, trusted_vote(st_name, Vote.AGAINST, 0.0, s.macd_peak_retrace, st_detail), memory
     retrace = (peak - now_h) / peak
     stable = peak_i < len(window) - 1 and retrace >= s.macd_peak_retrace and not rising
     st_detail = (
         f"histogram {now_h:+.3f} is {retrace:.0%} below its peak {peak:+.3f} (need {s.macd_peak_retrace:.0%}) "
         f"and {'rising' if rising else 'falling'}"
     )
-    stabilizing = SignalVote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
+    stabilizing = trusted_vote(st_name, Vote.FOR if stable else Vote.AGAINST, retrace, s.macd_peak_retrace, st_detail)
     return building, stabilizing, memory
 
 
@@ -395,10 +395,10 @@ def macro_event(inputs: SignalInputs, s: SignalSettings, today: dt.date) -> Sign
         detail = (
             f"no {shown} within {s.macro_sessions_before} session(s) before .. {s.macro_sessions_after} after {today}"
         )
-        return SignalVote(name, Vote.AGAINST, None, window, detail)
+        return trusted_vote(name, Vote.AGAINST, None, window, detail)
     d, what = best
     when = "today" if d == 0 else (f"in {d} session(s)" if d > 0 else f"{-d} session(s) ago")
-    return SignalVote(name, Vote.FOR, float(d), window, f"{what} {when}")
+    return trusted_vote(name, Vote.FOR, float(d), window, f"{what} {when}")
 
 
 # ---- breadth --------------------------------------------------------------------------------------------------
@@ -426,7 +426,7 @@ def breadth(data: Breadth | None, s: SignalSettings, today: dt.date) -> SignalVo
         f"A/D line {ad[-1]:.0f} {'below' if below else 'at/above'} its {n}-session average {average:.0f}; "
         f"net advances {last_net:+.0f} ({'below' if weak else 'not below'} {s.breadth_net_threshold:+.0f})"
     )
-    return SignalVote(name, Vote.FOR if (below or weak) else Vote.AGAINST, gap, 0.0, detail)
+    return trusted_vote(name, Vote.FOR if (below or weak) else Vote.AGAINST, gap, 0.0, detail)
 
 
 # ---- external series ------------------------------------------------------------------------------------------
@@ -458,4 +458,5 @@ def external(rule: ExternalRule, series: DailySeries | None, s: SignalSettings, 
         return _abstain(name, f"{what} is not finite")
     hit = value > rule.threshold if rule.direction == "above" else value < rule.threshold
     op = (">" if hit else "<=") if rule.direction == "above" else ("<" if hit else ">=")
-    return SignalVote(name, Vote.FOR if hit else Vote.AGAINST, value, rule.threshold, f"{what} {op} {rule.threshold:g}")
+    detail = f"{what} {op} {rule.threshold:g}"
+    return trusted_vote(name, Vote.FOR if hit else Vote.AGAINST, value, rule.threshold, detail)

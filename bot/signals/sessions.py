@@ -64,8 +64,12 @@ def _rank(day: dt.date, right: bool) -> int:
     return (bisect.bisect_right if right else bisect.bisect_left)(_session_ordinals(), ordinal)
 
 
+@lru_cache(maxsize=4096)
 def sessions_strictly_between(earlier: dt.date, later: dt.date) -> int | None:
-    """Number of sessions d with earlier < d < later (0 when later <= earlier); None outside the calendar."""
+    """Number of sessions d with earlier < d < later (0 when later <= earlier); None outside the calendar.
+
+    Cached: a pure function of two dates, asked four times per decision with the same pair (each daily series'
+    last bar against today)."""
     if not (_covered(earlier) and _covered(later)):
         return None
     if later <= earlier:
@@ -73,11 +77,13 @@ def sessions_strictly_between(earlier: dt.date, later: dt.date) -> int | None:
     return max(_rank(later, False) - _rank(earlier, True), 0)
 
 
+@lru_cache(maxsize=4096)
 def session_distance(today: dt.date, event: dt.date) -> int | None:
     """Signed distance in sessions from `today` to `event`: 0 same day, +k k sessions ahead, -k k sessions ago.
 
     A non-session `today` (weekend) counts as sitting just before the next session, so Friday's event is -1 and
-    Monday's event is +1 from a Saturday; an event on a non-session day counts at the next session.
+    Monday's event is +1 from a Saturday; an event on a non-session day counts at the next session. Cached (a
+    pure function of two dates; the macro vote asks it for each event near today).
     """
     if not (_covered(today) and _covered(event)):
         return None

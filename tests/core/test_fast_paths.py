@@ -636,3 +636,20 @@ def test_breadth_bars_equal_the_checked_breadth_of_both_slices(lo: int, hi: int)
     assert cut == Breadth(full.ad_line.bars(lo, hi), full.net.bars(lo, hi))
     assert cut.ad_line.dates == days[lo:hi] and cut.net.values.tolist() == full.net.values[lo:hi].tolist()
     assert not cut.net.values.flags.writeable
+
+
+def test_a_trusted_vote_is_the_constructed_vote() -> None:
+    from bot.domain.votes import SignalVote, Vote, trusted_vote
+
+    for args in (("vix_rsi", Vote.FOR, 63.2, 50.0, "RSI on"), ("breadth", Vote.ABSTAIN, None, 0.0, "")):
+        made, trusted = SignalVote(*args), trusted_vote(*args)
+        assert trusted == made and repr(trusted) == repr(made) and trusted.to_dict() == made.to_dict()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            trusted.detail = "changed"  # type: ignore[misc]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(dt.date(1960, 1, 1), dt.date(2040, 1, 1)), st.dates(dt.date(1960, 1, 1), dt.date(2040, 1, 1)))
+def test_cached_session_counts_equal_the_uncached_ones(a: dt.date, b: dt.date) -> None:
+    assert sessions.sessions_strictly_between(a, b) == sessions.sessions_strictly_between.__wrapped__(a, b)
+    assert sessions.session_distance(a, b) == sessions.session_distance.__wrapped__(a, b)
