@@ -122,19 +122,39 @@ def _all_finite(values: np.ndarray) -> bool:
     return math.isfinite(np.add.reduce(values)) or bool(np.isfinite(values).all())
 
 
-def _any_not_positive(values: np.ndarray) -> bool:
-    """`(values <= 0).any()` for a non-empty array of finite values (what `_daily` returns): its minimum <= 0."""
+def _any_not_positive(values: np.ndarray, known: int = 0) -> bool:
+    """`(values <= 0).any()` for a non-empty array of finite values (what `_daily` returns): its minimum <= 0.
+    The first `known` values are known positive (see `_known_good`): only the ones after them are tested."""
+    if known:
+        return any(x <= 0.0 for x in values[known:].tolist())
     return bool(np.minimum.reduce(values) <= 0.0)
 
 
+def _added(cache: RsiCache | MacdCache | None, series: DailySeries, n: int, params: tuple[int, ...]) -> int | None:
+    """How many bars the first `n` of `series` add to the history the cache was computed from (None: another
+    history, or no cache). Its bars, the first n - added, are known finite and positive: a cache is only built from
+    a history that passed both checks, and `bars_added` compares them byte for byte. The next day's history is
+    then checked on its one new bar, not re-checked whole by each signal every day."""
+    return cache.key.bars_added(series, n, params) if cache is not None else None
+
+
 def _daily(
-    label: str, series: DailySeries, today: dt.date, max_missing: int, tail: int | None = None
+    label: str,
+    series: DailySeries,
+    today: dt.date,
+    max_missing: int,
+    tail: int | None = None,
+    known: int = 0,
+    n: int | None = None,
 ) -> tuple[int, np.ndarray | None, str]:
     """(n bars before today, their values or the last `tail` of them, "") when recent and finite, else (n, None, why).
 
     Works on a prefix count rather than a sliced copy: a 13,000-row breadth file costs a binary search, not a copy.
+    `known` (with `tail` None): the first `known` bars are known finite (`_known_good`), only the rest are tested.
+    `n`: the count of bars before today when the caller has it already.
     """
-    n = series.count_before(today)
+    if n is None:
+        n = series.count_before(today)
     if n == 0:
         return n, None, f"no {label} history before {today}"
     last = series.dates[n - 1]
@@ -144,7 +164,9 @@ def _daily(
     if missing > max_missing:
         return n, None, f"{label} history ends {last}: {missing} sessions missing (limit {max_missing})"
     values = series.values[:n] if tail is None else series.values[max(0, n - tail) : n]
-    if not _all_finite(values):
+    # after known bars, usually the one new bar is left: tested in Python, without numpy's per-call cost
+    finite = all(map(math.isfinite, values[known:].tolist())) if known else _all_finite(values)
+    if not finite:
         bad = int(np.sum(~np.isfinite(values)))
         return n, None, f"{label} history has {bad} non-finite value(s) among the bars used; fix the data source"
     return n, values, ""
@@ -157,16 +179,20 @@ def vix_rsi(
     inputs: SignalInputs, memory: SignalMemory, s: SignalSettings, today: dt.date, live_quotes: LiveQuotes | None = None
 ) -> tuple[SignalVote, SignalMemory]:
     name = "vix_rsi"
-    n, history, why = _daily("VIX", inputs.vix_history, today, s.daily_max_age_sessions)
+    series, params = inputs.vix_history, (s.rsi_period,)
+    n = series.count_before(today)
+    added = _added(memory.rsi_cache, series, n, params)
+    known = n - added if added is not None else 0
+    n, history, why = _daily("VIX", series, today, s.daily_max_age_sessions, known=known, n=n)
     if history is None:
         return _abstain(name, why), memory
-    if _any_not_positive(history):
+    if _any_not_positive(history, known):
         return _abstain(name, "VIX history has non-positive closes; fix the data source"), memory
     live, live_why = (live_quotes or LiveQuotes.of(inputs, s)).vix
     bars = len(history) + (1 if live is not None else 0)
     if bars < s.rsi_min_history or len(history) < s.rsi_period + 1:
         return _abstain(name, f"{bars} VIX bars, RSI needs {s.rsi_min_history}"), memory
-    cache = _rsi_cache(memory.rsi_cache, inputs.vix_history, n, history, s)
+    cache = _rsi_cache(memory.rsi_cache, added, series, n, history, s)
     rsi = (cache.state.step(live) if live is not None else cache.state).rsi
     on = rsi >= s.rsi_on or (memory.vix_rsi_on and rsi >= s.rsi_off)
     flip = s.rsi_off if on else s.rsi_on
@@ -177,11 +203,13 @@ def vix_rsi(
     return vote, memory.with_rsi(on, cache)
 
 
-def _rsi_cache(cache: RsiCache | None, series: DailySeries, n: int, history: np.ndarray, s: SignalSettings) -> RsiCache:
+def _rsi_cache(
+    cache: RsiCache | None, added: int | None, series: DailySeries, n: int, history: np.ndarray, s: SignalSettings
+) -> RsiCache:
     """Wilder state at the end of `history` (the first n bars of `series`): the cached one when the history is the
-    same, stepped over the new bars when it only appends a few (the next day), else computed afresh."""
+    same, stepped over the new bars when it only appends a few (the next day), else computed afresh. `added`: the
+    cache's `bars_added` for this history."""
     params = (s.rsi_period,)
-    added = cache.key.bars_added(series, n, params) if cache is not None else None
     if cache is not None and added == 0:
         return cache
     key = HistoryKey.of(series, params, n)
@@ -266,8 +294,13 @@ def ts_macd(
     """Both MACD votes from one computation: histogram of MACD(rolling z-score of the ratio)."""
     b_name, st_name = "ts_macd_building", "ts_macd_stabilizing"
     label = "F1/F2" if s.ts_ratio_source == "f1_f2" else "VIX/VIX3M"
-    n, history, why = _daily(f"{label} ratio", inputs.ratio_history, today, s.daily_max_age_sessions)
-    if history is not None and _any_not_positive(history):
+    series = inputs.ratio_history
+    params = (s.ts_zscore_window, s.macd_fast, s.macd_slow, s.macd_signal, s.macd_peak_lookback)
+    n = series.count_before(today)
+    added = _added(memory.macd_cache, series, n, params)
+    known = n - added if added is not None else 0
+    n, history, why = _daily(f"{label} ratio", series, today, s.daily_max_age_sessions, known=known, n=n)
+    if history is not None and _any_not_positive(history, known):
         history, why = None, f"{label} ratio history has non-positive values; fix the data source"
     quotes = live_quotes or LiveQuotes.of(inputs, s)
     live, live_why = quotes.futures_ratio if s.ts_ratio_source == "f1_f2" else quotes.spot_ratio
@@ -277,9 +310,7 @@ def ts_macd(
             history, why = None, f"{bars} {label} ratio bars, ts_macd needs {s.ratio_min_history}"
     if history is None:
         return _abstain(b_name, why, 0.0), _abstain(st_name, why, s.macd_peak_retrace), memory
-    params = (s.ts_zscore_window, s.macd_fast, s.macd_slow, s.macd_signal, s.macd_peak_lookback)
     cache = memory.macd_cache
-    added = cache.key.bars_added(inputs.ratio_history, n, params) if cache is not None else None
     if cache is None or added is None or added > MAX_BARS_STEPPED:
         cache = _macd_cache(HistoryKey.of(inputs.ratio_history, params, n), history, s)
     elif added:

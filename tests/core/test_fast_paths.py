@@ -16,6 +16,7 @@ from bot.book.greeks import BROKER, greeks_table
 from bot.book.report import _zero_missing
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote, VxCurve, VxPoint
+from bot.domain.votes import Vote
 from bot.settings.book import BookSettings
 from bot.settings.signals import SignalSettings
 from bot.signals import sessions
@@ -653,3 +654,24 @@ def test_a_trusted_vote_is_the_constructed_vote() -> None:
 def test_cached_session_counts_equal_the_uncached_ones(a: dt.date, b: dt.date) -> None:
     assert sessions.sessions_strictly_between(a, b) == sessions.sessions_strictly_between.__wrapped__(a, b)
     assert sessions.session_distance(a, b) == sessions.session_distance.__wrapped__(a, b)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 0.0, -1.0])
+def test_with_a_cache_only_the_new_bars_are_checked_and_a_bad_one_still_abstains(bad: float) -> None:
+    rng = np.random.default_rng(5)
+    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
+    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
+    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    memory = SignalMemory()
+    for k in range(300, 305):
+        _, memory = evaluate_signals(_day_inputs(days, vix, ratio, k), memory, SignalSettings())
+    vix_bad, ratio_bad = vix.copy(), ratio.copy()
+    vix_bad[304], ratio_bad[304] = bad, bad  # the one bar the next day appends to the cached histories
+    inp = _day_inputs(days, vix_bad, ratio_bad, 305)
+    carried, _ = evaluate_signals(inp, memory, SignalSettings())
+    fresh, _ = evaluate_signals(inp, SignalMemory(vix_rsi_on=memory.vix_rsi_on), SignalSettings())
+    assert carried == fresh
+    by_name = {v.name: v for v in carried}
+    for name in ("vix_rsi", "ts_macd_building", "ts_macd_stabilizing"):
+        assert by_name[name].vote is Vote.ABSTAIN
+        assert ("non-finite" if not math.isfinite(bad) else "non-positive") in by_name[name].detail
