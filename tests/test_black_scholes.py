@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.pricing.black_scholes import bs_greeks, bs_price, bs_price_vec, implied_vol
+from bot.pricing.black_scholes import bs_greeks, bs_greeks_tuple, bs_price, bs_price_vec, implied_vol
 
 
 def test_hull_example_call_and_put():
@@ -156,6 +156,13 @@ def _reference_greeks(spot, strike, t, rate, vol, right, q):
 )
 def test_inlined_normal_functions_give_the_helpers_numbers_bit_for_bit(spot, moneyness, t, vol, rate, q, right):
     g = bs_greeks(spot, spot * moneyness, t, rate, vol, right, q)
-    assert (g.price, g.delta, g.gamma, g.vega, g.theta) == _reference_greeks(
-        spot, spot * moneyness, t, rate, vol, right, q
-    )
+    want = _reference_greeks(spot, spot * moneyness, t, rate, vol, right, q)
+    assert (g.price, g.delta, g.gamma, g.vega, g.theta) == want
+    assert bs_greeks_tuple(spot, spot * moneyness, t, rate, vol, right, q) == want
+
+
+@pytest.mark.parametrize(("spot", "strike", "right"), [(110.0, 100.0, "C"), (90.0, 100.0, "C"), (90.0, 100.0, "P")])
+def test_the_tuple_form_of_an_expired_option_is_its_intrinsic_value(spot, strike, right):
+    g = bs_greeks(spot, strike, 0.0, 0.02, 0.2, right)
+    assert bs_greeks_tuple(spot, strike, 0.0, 0.02, 0.2, right) == (g.price, g.delta, 0.0, 0.0, 0.0)
+    assert g.price == (max(spot - strike, 0.0) if right == "C" else max(strike - spot, 0.0))

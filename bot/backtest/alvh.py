@@ -68,7 +68,7 @@ from bot.domain.market import (
 )
 from bot.domain.state import StrategyState
 from bot.domain.votes import Vote
-from bot.pricing.black_scholes import bs_greeks
+from bot.pricing.black_scholes import bs_greeks_tuple
 from bot.signals.inputs import Breadth, DailySeries, MacroCalendar, MacroEvent
 from bot.sizing import uncovered_short_calls
 from bot.strategy import CoreSettings, History
@@ -510,9 +510,9 @@ class _Simulator:
         legs = []
         for t, fixed in self._leg_model[i]:
             for contract, quantity, avg_cost, strike, right, vol in fixed:
-                g = bs_greeks(spot, strike, t, r, vol, right, q)
-                quote = trusted_quote(max(g.price - half, 0.0), g.price + half, g.price, now)
-                greeks = trusted_greeks(g.delta, g.gamma, g.vega, g.theta, vol, now, spot)
+                price, delta, gamma, vega, theta = bs_greeks_tuple(spot, strike, t, r, vol, right, q)
+                quote = trusted_quote(max(price - half, 0.0), price + half, price, now)
+                greeks = trusted_greeks(delta, gamma, vega, theta, vol, now, spot)
                 legs.append(trusted_leg(contract, quantity, avg_cost, quote, greeks))
         return tuple(legs)
 
