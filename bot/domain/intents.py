@@ -22,6 +22,10 @@ class HedgeKind(StrEnum):
     VIX_OPTION = "VIX_OPTION"  # European VIX option, $100/pt, priced off the same-expiry future
 
 
+_KEYS: dict[tuple[object, ...], str] = {}
+_MAX_KEYS = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class HedgeInstrument:
     kind: HedgeKind
@@ -31,7 +35,21 @@ class HedgeInstrument:
 
     @property
     def key(self) -> str:
-        """Compact, stable text key, e.g. 'VX:2018-03-21', 'VIX_OPTION:2018-03-21:C:25', 'VIXY'."""
+        """Compact, stable text key, e.g. 'VX:2018-03-21', 'VIX_OPTION:2018-03-21:C:25', 'VIXY'.
+
+        Memoised by field values (a pure function of them): books are sorted by it several times per decision.
+        A zero strike is not memoised: 0.0 and -0.0 are equal keys but print differently."""
+        if self.strike == 0.0:
+            return self._key()
+        fields = (self.kind, self.expiry, self.strike, self.right)
+        key = _KEYS.get(fields)
+        if key is None:
+            if len(_KEYS) >= _MAX_KEYS:  # a few hundred instruments a year: bounded for a bot that never restarts
+                _KEYS.clear()
+            key = _KEYS[fields] = self._key()
+        return key
+
+    def _key(self) -> str:
         parts = [self.kind.value]
         if self.expiry:
             parts.append(self.expiry.isoformat())

@@ -675,3 +675,26 @@ def test_with_a_cache_only_the_new_bars_are_checked_and_a_bad_one_still_abstains
     for name in ("vix_rsi", "ts_macd_building", "ts_macd_stabilizing"):
         assert by_name[name].vote is Vote.ABSTAIN
         assert ("non-finite" if not math.isfinite(bad) else "non-positive") in by_name[name].detail
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(list(HedgeKind)),
+    st.none() | st.dates(dt.date(2004, 1, 1), dt.date(2030, 12, 31)),
+    st.none() | st.floats(allow_nan=False, allow_infinity=False, min_value=-100, max_value=500),
+    st.sampled_from([None, "C", "P"]),
+)
+def test_a_memoised_instrument_key_is_the_one_it_computes(kind, expiry, strike, right) -> None:
+    inst = HedgeInstrument(kind, expiry, strike, right)
+    assert inst.key == inst._key()
+    assert inst.key == inst._key()  # the memoised answer, read twice
+
+
+def test_instrument_keys_with_equal_but_differently_printed_strikes_stay_distinct() -> None:
+    day = dt.date(2018, 3, 21)
+    for a, b in ((0.0, -0.0), (25.0, 25)):
+        first, second = (
+            HedgeInstrument(HedgeKind.VIX_OPTION, day, a, "C"),
+            HedgeInstrument(HedgeKind.VIX_OPTION, day, b, "C"),
+        )
+        assert (first.key, second.key) == (first._key(), second._key())
