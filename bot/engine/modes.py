@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.approvals import send_approved
-from bot.domain.intents import HedgeKind, Intent
+from bot.domain.intents import HedgeKind, Intent, Side
 from bot.domain.market import MarketSnapshot
 from bot.engine.trades import describe_intent, describe_outcome, groups_of, trade_key
 from bot.execution import ExecutionOutcome, Executor
@@ -36,7 +36,12 @@ class ModeDispatch:
 
     # ------------------------------------------------------------------------------------------------ risk
     def _risk_context(
-        self: Engine, intent: Intent, snapshot: MarketSnapshot, now: dt.datetime, trading: TradingState
+        self: Engine,
+        intent: Intent,
+        snapshot: MarketSnapshot,
+        now: dt.datetime,
+        trading: TradingState,
+        pending: Mapping[str, int] | None = None,
     ) -> RiskContext:
         quote = snapshot.quote_for(intent.instrument)
         risk_quote = None
@@ -63,18 +68,46 @@ class ModeDispatch:
             net_liquidation=snapshot.net_liquidation,
             long_option_premium=premium,
             orders_today=self._submitted.get(now.date(), 0),
+            pending=self._in_flight_trades() if pending is None else pending,
         )
 
-    def _accepted(
-        self: Engine, intents: Sequence[Intent], snapshot: MarketSnapshot, now: dt.datetime, trading: TradingState
-    ) -> list[Intent]:
-        """The intents every risk check accepts; each denial is journaled (once per intent and set of codes)."""
+    def _in_flight_trades(self: Engine) -> dict[str, int]:
+        """Signed quantities the executions now working may still trade (the unfilled part of each intent)."""
         assert self.journal is not None
+        out: dict[str, int] = {}
+        for intent_id in self._inflight:
+            rec = self.journal.get_intent(intent_id)
+            if rec is None:
+                continue
+            left = max(0, int(rec.content["quantity"]) - round(rec.filled_qty))
+            signed = left if rec.content["side"] == Side.BUY.value else -left
+            key = rec.content["instrument"]["key"]
+            out[key] = out.get(key, 0) + signed
+        return out
+
+    def _accepted(
+        self: Engine,
+        intents: Sequence[Intent],
+        snapshot: MarketSnapshot,
+        now: dt.datetime,
+        trading: TradingState,
+        pending: dict[str, int] | None = None,
+    ) -> list[Intent]:
+        """The intents every risk check accepts; each denial is journaled (once per intent and set of codes).
+
+        `pending` (the trades that may still happen: working executions, then each intent accepted before this one)
+        is updated with every accepted intent, so intents accepted together are checked together (call cover).
+        """
+        assert self.journal is not None
+        pending = self._in_flight_trades() if pending is None else pending
         out = []
         for intent in intents:
-            decision = check_intent(intent, self._risk_context(intent, snapshot, now, trading), self.config.risk)
+            ctx = self._risk_context(intent, snapshot, now, trading, pending)
+            decision = check_intent(intent, ctx, self.config.risk)
             if decision.accepted:
                 out.append(intent)
+                signed = intent.quantity if intent.side is Side.BUY else -intent.quantity
+                pending[intent.instrument.key] = pending.get(intent.instrument.key, 0) + signed
                 self._said.pop(f"deny:{intent.id}", None)
                 continue
             codes = ",".join(c.value for c in decision.codes)
@@ -127,10 +160,11 @@ class ModeDispatch:
             return
         self._said.pop("not-ready", None)
         busy = self._busy(snapshot)
+        pending = self._in_flight_trades()
         for group in groups_of(intents):
             if any(i.id in self._inflight or i.instrument.key in busy for i in group):
                 continue
-            accepted = self._accepted(group, snapshot, now, trading)
+            accepted = self._accepted(group, snapshot, now, trading, pending)
             if len(accepted) != len(group):
                 continue  # a roll goes out whole or not at all
             retry = [r for r in (journal.get_intent(i.id) for i in group) if r is not None and self._retryable(r)]
