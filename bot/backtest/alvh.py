@@ -511,7 +511,8 @@ class _Simulator:
         for t, fixed in self._leg_model[i]:
             for contract, quantity, avg_cost, strike, right, vol in fixed:
                 price, delta, gamma, vega, theta = bs_greeks_tuple(spot, strike, t, r, vol, right, q)
-                quote = trusted_quote(max(price - half, 0.0), price + half, price, now)
+                bid = price - half
+                quote = trusted_quote(0.0 if bid < 0.0 else bid, price + half, price, now)  # max(bid, 0.0)
                 greeks = trusted_greeks(delta, gamma, vega, theta, vol, now, spot)
                 legs.append(trusted_leg(contract, quantity, avg_cost, quote, greeks))
         return tuple(legs)

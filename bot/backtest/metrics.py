@@ -47,9 +47,10 @@ def time_under_water(equity: np.ndarray) -> UnderWater:
     if not len(under):
         return UnderWater(0.0, 0)
     longest = run = 0
-    for flag in under:
+    for flag in under.tolist():  # Python bools: iterating numpy's own scalars costs several times more
         run = run + 1 if flag else 0
-        longest = max(longest, run)
+        if run > longest:
+            longest = run
     return UnderWater(float(under.mean()), int(longest))
 
 

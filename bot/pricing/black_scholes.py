@@ -87,7 +87,8 @@ def bs_greeks_tuple(
         price = strike * disc_r * nmd2 - spot * disc_q * nmd1
         delta = -disc_q * nmd1
         theta = decay + rate * strike * disc_r * nmd2 - div_yield * spot * disc_q * nmd1
-    return (max(price, 0.0), delta, gamma, vega, theta / 365.0)
+    # `max(price, 0.0)` without the builtin's call: the same answer (NaN and -0.0 kept, as max keeps its first)
+    return (0.0 if price < 0.0 else price, delta, gamma, vega, theta / 365.0)
 
 
 def bs_price(
