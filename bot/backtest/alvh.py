@@ -174,7 +174,8 @@ def _simulate(
             voted = sim.votes_for.get(vote.name)
             if voted is None:
                 voted = sim.votes_for[vote.name] = np.zeros(n, dtype=bool)
-            voted[i] = vote.vote is Vote.FOR
+            if vote.vote is Vote.FOR:  # the array starts all False: only a FOR writes
+                voted[i] = True
         pending = decision.intents
         sim.intents += len(pending)
         sim.record_layers(i, state.layers)
@@ -358,9 +359,18 @@ class _Simulator:
         return any(n > before.get(expiry, 0) for expiry, n in after.items())
 
     def record_layers(self, i: int, layers: LayerBook) -> None:
-        phases = [s.phase for s in layers.layers]
-        self.layers_active[i] = sum(p in (LayerPhase.ACTIVE, LayerPhase.HARVESTING) for p in phases)
-        self.steward[i] = any(p in (LayerPhase.ARMED, LayerPhase.ACTIVE, LayerPhase.HARVESTING) for p in phases)
+        """The day's active layer count, steward flag and VX exposure (one plain pass: it runs every day)."""
+        active, steward = 0, False
+        for s in layers.layers:
+            phase = s.phase
+            if phase in (LayerPhase.ACTIVE, LayerPhase.HARVESTING):
+                active += 1
+            if phase in (LayerPhase.ARMED, LayerPhase.ACTIVE, LayerPhase.HARVESTING):
+                steward = True
+        self.layers_active[i] = active
+        self.steward[i] = steward
+        if not self.positions:  # the sum of nothing: the 0 the array already holds
+            return
         self.exposure[i] = sum(
             pos.qty * multiplier_of(inst.kind) / VX_MULTIPLIER
             for inst, pos in self.positions.items()
