@@ -125,6 +125,13 @@ def bs_greeks_vec(
     )
 
 
+def _all_broker(n: int) -> np.ndarray:
+    """`np.full(n, BROKER)` (the same integer array), without np.full's Python wrapper."""
+    source = np.empty(n, dtype=np.int_)
+    source.fill(BROKER)
+    return source
+
+
 def greeks_table(
     contracts: tuple[OptionContract, ...],
     legs: Sequence[OptionLeg],
@@ -148,7 +155,9 @@ def greeks_table(
         # every contract has fresh, complete broker greeks with its own IV and SPX is usable (the usual case): the
         # rules below would pick the broker's numbers for all of them, so they are returned as they are (the same
         # test as below, on the whole block at once)
-        return GreeksTable(contracts, np.full(n, BROKER), d, gm, v, th, iv, mark, np.full(n, spot))
+        und = np.empty(n)
+        und.fill(spot)  # `np.full(n, spot)` without its Python wrapper
+        return GreeksTable(contracts, _all_broker(n), d, gm, v, th, iv, mark, und)
     finite = np.isfinite
     with np.errstate(invalid="ignore", divide="ignore"):
         complete = finite(d) & finite(gm) & finite(v) & finite(th)

@@ -351,6 +351,7 @@ def test_all_broker_greeks_read_as_the_general_rules_read_them(spot: float | Non
     general = _table(legs + bare, spot)  # one contract without greeks: the full rules, row by row
     for name in ("source", "delta", "gamma", "vega", "theta", "iv", "mark", "und"):
         assert np.array_equal(getattr(fast, name), getattr(general, name)[:4]), name
+        assert getattr(fast, name).dtype == getattr(general, name).dtype, name
     assert (fast.source == BROKER).all()
 
 
