@@ -401,18 +401,23 @@ def _macro_kinds(events: tuple[str, ...]) -> tuple[frozenset[str], str]:
     return kinds, "/".join(sorted(kinds))
 
 
+@lru_cache(maxsize=16)
+def _macro_reach(before: int, after: int) -> tuple[float, dt.timedelta, dt.timedelta]:
+    """(the vote's threshold, calendar days searched after and before today) for the configured session window.
+    A session is at most 5 calendar days after the previous one (long weekends, 9/11 excepted): widen generously.
+    Per configuration, not per call."""
+    return float(max(before, after)), dt.timedelta(days=5 * after + 7), dt.timedelta(days=5 * before + 7)
+
+
 def macro_event(inputs: SignalInputs, s: SignalSettings, today: dt.date) -> SignalVote:
     name = "macro_event"
-    window = float(max(s.macro_sessions_before, s.macro_sessions_after))
+    window, reach_after, reach_before = _macro_reach(s.macro_sessions_before, s.macro_sessions_after)
     kinds, shown = _macro_kinds(tuple(s.macro_events))
     last = inputs.macro.last_of(kinds)
     if last is None:
         return _abstain(name, f"no {shown} dates loaded", window)
     if (today - last).days > s.macro_coverage_days:
         return _abstain(name, f"macro calendar ends {last}, {(today - last).days} days ago: not maintained", window)
-    # a session is at most 5 calendar days after the previous one (long weekends, 9/11 excepted): widen generously
-    reach_after = dt.timedelta(days=5 * s.macro_sessions_after + 7)
-    reach_before = dt.timedelta(days=5 * s.macro_sessions_before + 7)
     best: tuple[int, str] | None = None
     for e in inputs.macro.between(today - reach_after, today + reach_before):
         if e.event not in kinds:
