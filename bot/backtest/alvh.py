@@ -396,11 +396,13 @@ class _Simulator:
             px = float(self.vixy_px[i])
             half = px * self.costs.vixy_half_spread_bps * self.scale[i] / 1e4
             vixy = trusted_quote(max(px - half, 0.0), px + half, px, now)
-        hedges = tuple(
-            HedgePosition(inst, pos.qty, pos.avg_cost)
-            for inst, pos in sorted(self.positions.items(), key=lambda kv: kv[0].key)
-            if pos.qty != 0
-        )
+        hedges: tuple[HedgePosition, ...] = ()
+        if self.positions:  # most days hold no hedge
+            hedges = tuple(
+                HedgePosition(inst, pos.qty, pos.avg_cost)
+                for inst, pos in sorted(self.positions.items(), key=lambda kv: kv[0].key)
+                if pos.qty != 0
+            )
         add = np.add.reduce  # `.sum()` without its Python wrapper (the same pairwise sum)
         net_liq = float(self.condor_equity[i] + add(self.pnl[: i + 1]) - add(self.cost[: i + 1]))
         return MarketSnapshot(
