@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.broker.types import ContractSpec, OptionGreeksTick, QuoteTick
@@ -86,11 +87,17 @@ class MarketData:
         line = self._lines.get(con_id)
         return line.greeks if line else None
 
-    def touch(self, at: dt.datetime) -> None:
-        """Every line is current as of `at`: the gateway sends changes only, so while ticks flow on a healthy
-        connection an unchanged quote is still the quote. The engine calls this only when a batch of ticks arrived
-        on a ready connection; during an outage nothing is touched and every quote ages."""
+    def touch(self, at: dt.datetime, is_open: Callable[[ContractSpec], bool] = lambda _spec: True) -> None:
+        """Every line whose market is open is current as of `at`: the gateway sends changes only, so while ticks
+        flow on a healthy connection an unchanged quote is still the quote. The engine calls this only when a batch
+        of ticks arrived on a ready connection; during an outage nothing is touched and every quote ages.
+
+        A line whose market is closed (`is_open` false) is left to age: the gateway sends nothing for it, so its
+        quote is the last session's (VIX options overnight, while VX ticks on), and at the next open it stays stale
+        until that session's first tick for it arrives."""
         for line in self._lines.values():
+            if not is_open(line.spec):
+                continue
             if line.quote is not None:
                 line.quote = dataclasses.replace(line.quote, at=at)
             if line.greeks is not None:

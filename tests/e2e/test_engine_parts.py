@@ -17,7 +17,7 @@ from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState
 from bot.domain.state import StrategyState
 from bot.engine.engine import Engine
 from bot.engine.history import DailyHistory, session_close
-from bot.engine.marketdata import greeks_of, sanitise
+from bot.engine.marketdata import MarketData, greeks_of, sanitise
 from bot.engine.pnl import HedgeLedger
 from bot.engine.simhost import accelerated
 from bot.engine.snapshot import hedge_instrument
@@ -35,6 +35,22 @@ T = dt.datetime(2025, 2, 3, 15, 0, tzinfo=dt.UTC)
 
 def tick(bid, ask, last=None, frozen=False) -> QuoteTick:
     return QuoteTick(1, bid, ask, last, None, T, frozen=frozen)
+
+
+def test_touch_leaves_a_closed_markets_quote_to_age() -> None:
+    """Overnight only VX ticks: the VIX option's quote is the last session's and must not look current at the open."""
+    md = MarketData()
+    fut, opt = ContractSpec(1, "VIX", "FUT", "CFE"), ContractSpec(2, "VIX", "OPT", "SMART", right="C", strike=26.0)
+    md.track(fut)
+    md.track(opt)
+    md.on_quote(QuoteTick(1, 23.4, 23.45, None, None, T), T)
+    md.on_quote(QuoteTick(2, 2.6, 2.78, None, None, T), T)
+    later = T + dt.timedelta(hours=17)
+    md.touch(later, lambda spec: spec.sec_type == "FUT")
+    assert md.quote(1).at == later and md.quote(2).at == T
+    assert not md.quote(2).is_fresh(later, 7200.0)
+    md.touch(later)  # without a market-hours answer every line is current, as before
+    assert md.quote(2).at == later
 
 
 def test_sanitise_keeps_good_quotes_and_drops_crossed_or_frozen_ones() -> None:
