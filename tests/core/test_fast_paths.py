@@ -699,3 +699,19 @@ def test_instrument_keys_with_equal_but_differently_printed_strikes_stay_distinc
             HedgeInstrument(HedgeKind.VIX_OPTION, day, b, "C"),
         )
         assert (first.key, second.key) == (first._key(), second._key())
+
+
+def test_an_instrument_s_stored_hash_is_the_generated_one_and_never_travels_in_a_pickle() -> None:
+    import copy
+    import pickle
+
+    day = dt.date(2018, 3, 21)
+    for inst in (HedgeInstrument(HedgeKind.VIXY), HedgeInstrument(HedgeKind.VIX_OPTION, day, 25.0, "C")):
+        assert hash(inst) == hash((inst.kind, inst.expiry, inst.strike, inst.right))
+        assert {inst: 1}[HedgeInstrument(inst.kind, inst.expiry, inst.strike, inst.right)] == 1
+        stale = copy.copy(inst)
+        object.__setattr__(stale, "_hash", 12345)  # as if hashed in another process (another string hash seed)
+        for back in (pickle.loads(pickle.dumps(stale)), copy.deepcopy(stale)):
+            assert back == inst and hash(back) == hash(inst) != 12345
+        moved = dataclasses.replace(inst, strike=30.0)
+        assert hash(moved) == hash((moved.kind, moved.expiry, 30.0, moved.right))
