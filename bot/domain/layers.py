@@ -87,5 +87,10 @@ class LayerBook:
 
     @property
     def regime(self) -> Regime:
-        hot = {LayerPhase.ARMED, LayerPhase.ACTIVE, LayerPhase.HARVESTING}
-        return Regime.STEWARD if any(s.phase in hot for s in self.layers) else Regime.PROMOTER
+        """STEWARD while any layer is armed, active or harvesting (one plain pass: read on every decision)."""
+        armed, active, harvesting = LayerPhase.ARMED, LayerPhase.ACTIVE, LayerPhase.HARVESTING
+        for s in self.layers:
+            phase = s.phase
+            if phase is armed or phase is active or phase is harvesting:
+                return Regime.STEWARD
+        return Regime.PROMOTER

@@ -715,3 +715,14 @@ def test_an_instrument_s_stored_hash_is_the_generated_one_and_never_travels_in_a
             assert back == inst and hash(back) == hash(inst) != 12345
         moved = dataclasses.replace(inst, strike=30.0)
         assert hash(moved) == hash((moved.kind, moved.expiry, 30.0, moved.right))
+
+
+def test_the_regime_is_steward_exactly_while_a_layer_is_armed_active_or_harvesting() -> None:
+    import itertools
+
+    from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState, Regime
+
+    hot = {LayerPhase.ARMED, LayerPhase.ACTIVE, LayerPhase.HARVESTING}
+    for phases in itertools.product(list(LayerPhase), repeat=3):
+        book = LayerBook(tuple(LayerState(lid, p) for lid, p in zip(LayerId, phases, strict=True)))
+        assert book.regime is (Regime.STEWARD if hot.intersection(phases) else Regime.PROMOTER)
