@@ -189,12 +189,13 @@ def _gate(ctx: _Ctx, book: LayerBook, layer: LayerId) -> tuple[bool, str]:
     if layer is LayerId.MID_CURVE:
         l1 = book.get(LayerId.NEAR_TERM).phase
         ok = l1 in HOLDING
-        return ok, f"gate: layer 1 is {l1.value} ({'ok' if ok else 'needs active or harvesting'})"
+        # a StrEnum formats as its value: `{l1}` is `{l1.value}` without the enum's Python-level property
+        return ok, f"gate: layer 1 is {l1} ({'ok' if ok else 'needs active or harvesting'})"
     if layer is LayerId.TAIL:
         v = ctx.vote(TAIL_GATE)
         ok = v is not None and v.vote is Vote.FOR
         shown = v.detail if v is not None else "no vote"
-        return ok, f"gate: {TAIL_GATE} {v.vote.value if v else 'missing'} ({shown})"
+        return ok, f"gate: {TAIL_GATE} {v.vote if v else 'missing'} ({shown})"
     return True, ""
 
 

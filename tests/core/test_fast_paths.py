@@ -16,7 +16,7 @@ from bot.book.greeks import BROKER, greeks_table
 from bot.book.report import _zero_missing
 from bot.domain.intents import HedgeInstrument, HedgeKind
 from bot.domain.market import MarketSnapshot, Quote, VixCallChain, VixOptionQuote, VxCurve, VxPoint
-from bot.domain.votes import Vote
+from bot.domain.votes import SignalVote, Vote
 from bot.settings.book import BookSettings
 from bot.settings.signals import SignalSettings
 from bot.signals import sessions
@@ -726,3 +726,18 @@ def test_the_regime_is_steward_exactly_while_a_layer_is_armed_active_or_harvesti
     for phases in itertools.product(list(LayerPhase), repeat=3):
         book = LayerBook(tuple(LayerState(lid, p) for lid, p in zip(LayerId, phases, strict=True)))
         assert book.regime is (Regime.STEWARD if hot.intersection(phases) else Regime.PROMOTER)
+
+
+def test_gate_texts_name_phases_and_votes_by_their_values() -> None:
+    from bot.domain.layers import LayerBook, LayerId, LayerPhase, LayerState
+    from bot.layers import _Ctx, _gate
+    from bot.settings.layers import LayerSettings
+
+    votes = (SignalVote("vix_level_tail", Vote.AGAINST, 18.0, 35.0, "VIX 18.00 <= 35"),)
+    ctx = _Ctx(votes, NOW, LayerSettings())
+    for phase in LayerPhase:
+        book = LayerBook(
+            (LayerState(LayerId.NEAR_TERM, phase), LayerState(LayerId.MID_CURVE), LayerState(LayerId.TAIL))
+        )
+        assert _gate(ctx, book, LayerId.MID_CURVE)[1].startswith(f"gate: layer 1 is {phase.value} (")
+    assert _gate(ctx, LayerBook(), LayerId.TAIL) == (False, "gate: vix_level_tail against (VIX 18.00 <= 35)")
