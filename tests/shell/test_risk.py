@@ -299,3 +299,55 @@ def test_pending_sells_count_as_filled_and_pending_buys_as_not():
     selling = dataclasses.replace(base, pending={"VIX_OPTION:2026-04-15:C:23": -2})
     decision = check_intent(_sell(HedgeKind.VXM, 1), selling, SETTINGS)
     assert RiskCode.UNCOVERED_SHORT_CALL in decision.codes and "buy back the short calls first" in decision.explain()
+
+
+def _special_days(cal, first: dt.date, last: dt.date) -> dict[str, list[dt.date]]:
+    """Weekend days, weekday holidays and early closes of `cal` between `first` and `last`, read from the calendar."""
+    import pandas as pd
+
+    sessions = cal.sessions_in_range(pd.Timestamp(first), pd.Timestamp(last))
+    days = pd.date_range(first, last, freq="D")
+    holidays = [d.date() for d in days if d.weekday() < 5 and d not in sessions]
+    local_close = cal.closes.loc[sessions].dt.tz_convert(cal.tz).dt.time
+    usual = local_close.mode()[0]
+    early = [d.date() for d, t in local_close.items() if t < usual]
+    weekends = [d.date() for d in days if d.weekday() >= 5]
+    return {"holidays": holidays, "early_closes": early, "weekends": weekends}
+
+
+@pytest.mark.parametrize("kind", [HedgeKind.VX, HedgeKind.VIXY])
+def test_cached_session_times_agree_with_the_calendar_on_special_days(kind):
+    """The per-day cached open/close times give the calendar's own minute answer, at random instants (seconds
+    included) on holidays, early-close days, weekends and ordinary days, each asked twice (cold, then cached)."""
+    import random
+
+    import pandas as pd
+
+    from bot.risk import EXCHANGE_CALENDAR, _calendar
+
+    cal = _calendar(EXCHANGE_CALENDAR[kind])
+    rng = random.Random(20260304)
+    special = _special_days(cal, dt.date(2005, 1, 1), dt.date(2026, 12, 31))
+    assert all(len(days) >= 10 for days in special.values()), {k: len(v) for k, v in special.items()}
+    ordinary = [d.date() for d in cal.sessions_in_range("2005-01-01", "2026-12-31")]
+    picked = [day for days in [*special.values(), ordinary] for day in rng.sample(days, min(len(days), 40))]
+    for day in picked:
+        local_midnight = dt.datetime.combine(day, dt.time(), tzinfo=cal.tz)
+        for _ in range(12):
+            at = (local_midnight + dt.timedelta(seconds=rng.randrange(-6 * 3600, 30 * 3600))).astimezone(dt.UTC)
+            reference = bool(cal.is_open_on_minute(pd.Timestamp(at).floor("min")))
+            assert market_open(kind, at)[0] is reference, at
+            assert market_open(kind, at)[0] is reference, at
+
+
+def test_early_close_and_last_calendar_day_follow_the_calendar():
+    from bot.risk import EXCHANGE_CALENDAR, _calendar
+
+    # 2025-11-28, the day after Thanksgiving: NYSE closes at 13:00 New York (18:00 UTC)
+    assert market_open(HedgeKind.VIXY, dt.datetime(2025, 11, 28, 17, 59, 30, tzinfo=dt.UTC))[0]
+    assert not market_open(HedgeKind.VIXY, dt.datetime(2025, 11, 28, 18, 0, tzinfo=dt.UTC))[0]
+    # the evening of the calendar's last session: the next day is out of range and must not raise
+    last = _calendar(EXCHANGE_CALENDAR[HedgeKind.VX]).last_session.date()
+    evening = dt.datetime.combine(last, dt.time(23, 30), tzinfo=dt.UTC)
+    closed = f"XCBF is closed at {evening:%Y-%m-%d %H:%M} UTC ({HedgeKind.VX.value})"
+    assert market_open(HedgeKind.VX, evening) == (False, closed)
