@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,8 @@ class Engine(ModeDispatch):
         self._trigger = "start"
         if self.mode in ("paper", "live", "approval"):
             self._adopt_recovered(now)
+        gc.collect()  # then freeze: the long-lived start-up objects (calendars, histories, library state) leave the
+        gc.freeze()  # collector's generations, so full collections on the tick-to-order path no longer rescan them
 
     def _take_baseline(self) -> None:
         """The hedge positions at start, and the executions they already include.
