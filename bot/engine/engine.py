@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import os
 from pathlib import Path
@@ -503,7 +504,8 @@ class Engine(ModeDispatch):
                 while not broker.events.empty():  # a whole batch of ticks, then one cycle
                     ticks |= self._handle(broker.events.get_nowait())
                 if ticks and broker.is_ready:
-                    self.md.touch(self.clock.now())
+                    at = self.clock.now()
+                    self.md.touch(at, functools.partial(self._quoted_at, at=at))
             else:
                 getter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -513,6 +515,13 @@ class Engine(ModeDispatch):
                 self._trigger = "periodic"
             if self._trigger is not None and not self.stop_event.is_set():
                 await self._run_cycle(self._trigger)
+
+    def _quoted_at(self, spec: ContractSpec, at: dt.datetime) -> bool:
+        """Whether an unchanged quote of this line is still current at `at`. VIX options are quoted only in their
+        regular session, so overnight their last quote is yesterday's; VX futures and the indices tick through the
+        night, and VIXY is not traded outside its session anyway (risk refuses it), so those stay current."""
+        inst = hedge_instrument(spec)
+        return inst is None or inst.kind is not HedgeKind.VIX_OPTION or self.hours.market_open(inst.kind, at)[0]
 
     def _periodic_due(self, now: dt.datetime) -> bool:
         last = self._last_cycle_at

@@ -212,3 +212,15 @@ def test_intents_are_grouped_and_keyed_by_what_a_person_approves() -> None:
     assert trade_key(_intent("x")) == trade_key(_intent("y"))  # quantity and id do not change the question
     assert trade_key(_intent("x")) != trade_key(_intent("x", side=Side.SELL))
     assert trade_key(_intent("x")) != trade_key(_intent("x", layer=LayerId.MID_CURVE))
+
+
+def test_the_engine_ages_vix_option_quotes_outside_their_session() -> None:
+    """Overnight VX ticks on, but an unchanged VIX option quote is yesterday's: it is left to age."""
+    engine = Engine(AppConfig(), mode="paper", timeline=Timeline(io.StringIO()))
+    night = dt.datetime(2025, 2, 4, 8, 0, tzinfo=dt.UTC)  # 03:00 New York
+    day = dt.datetime(2025, 2, 4, 20, 0, tzinfo=dt.UTC)  # 15:00 New York
+    fut = ContractSpec(1, "VIX", "FUT", "CFE", expiry="20250219", trading_class="VX")
+    opt = ContractSpec(2, "VIX", "OPT", "CBOE", expiry="20250219", strike=25.0, right="C")
+    index = ContractSpec(3, "VIX", "IND", "CBOE")
+    assert engine._quoted_at(index, night) and engine._quoted_at(fut, night)
+    assert not engine._quoted_at(opt, night) and engine._quoted_at(opt, day)
