@@ -6,10 +6,10 @@ an hour before layer 1 activates, then moves the market clock in 60-second steps
 push its market data; the engine reacts on the VIX tick. The step after which a placeOrder arrives is the one whose
 tick completed the quorum (checked: it must be the step at which the scan saw the layer activate). Latency = the
 simulator's receive time of that placeOrder (its orders log) minus
-- the wall time just before that step (p50_ms, p99_ms, max_ms): includes the simulator pricing every line of the
-  step, an upper bound;
-- the end of the step (p50_after_push_ms, p99_after_push_ms): the simulator queues a push's frames and writes them,
-  VIX line included, in one batch right after the step, so this is when the VIX tick is sent.
+- the wall time just before that step (p50_ms, p99_ms, max_ms): includes the simulator pricing the lines it pushes
+  before the VIX line, an upper bound;
+- the end of the step (p50_after_push_ms, p99_after_push_ms): the simulator writes each line's ticks as soon as it
+  has priced them (as a gateway streams), so the VIX tick has left by then: a lower bound.
 
 `--sim process` (default): the simulator runs in its own process, as a gateway does (it reports the end of each
 step). `--sim thread`: the earlier method, the simulator on a thread of the engine's process, stepped from the
@@ -122,7 +122,7 @@ async def _process_sim(start: dt.datetime, log: Path) -> AsyncIterator[tuple[int
 
 async def _serve_sim(start: dt.datetime, log: Path) -> None:
     """Child side of --sim process: print the port, then for each line (an ISO instant) set the clock and push, and
-    answer `ok <wall time the step ended>` (the push's frames are written right after, in one batch)."""
+    answer `ok <wall time the step ended>` (each line's frames were written as soon as that line was priced)."""
     clock = ManualClock(start)
     sim = Simulator(build_market(SCENARIO), clock, orders_log=log, tick_interval=TICK_INTERVAL_S)
     await sim.start()

@@ -878,6 +878,7 @@ class Session(asyncio.Protocol):
             return  # slow reader: skip this cycle; the next one sends the latest values (conflation)
         for sub in self.subs.values():
             self._push_sub(sub, t, quotes, mode)
+            self.flush()  # stream each line's ticks once priced, as a gateway does: none waits for later lines
 
     def _push_sub(self, sub: Subscription, t: dt.datetime, quotes: dict[int, Quote | None], mode: str | None) -> None:
         """Send what changed since the last push of this subscription (the hot path: no per-field allocations)."""
