@@ -12,6 +12,7 @@ from bot.broker.types import ConnectionEvent, ConnectionEventKind, OptionGreeksT
 from bot.domain.intents import HedgeKind, Side
 from bot.vx_calendar import listed_contract_months, vx_expiry
 
+from .refusals import refused_at_start
 from .simkit import connected, next_event, simulator, until
 
 pytestmark = pytest.mark.timeout(30)
@@ -237,22 +238,11 @@ def test_competing_session_stops_trading_until_data_flows(library, calm_market, 
 
 
 def test_client_id_in_use_is_reported_and_backed_off(library, calm_market, tmp_path) -> None:
-    from bot.broker import Broker
-
-    from .simkit import broker_settings
-
     async def go():
-        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
-            broker = Broker(broker_settings(sim.port, library))
-            sim.faults.clientid_in_use(1)
-            try:
-                await broker.connect()
-                in_use = await next_event(
-                    broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "client_id_in_use"
-                )
-                return in_use, broker.is_ready
-            finally:
-                await broker.close()
+        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim, refused_at_start(sim, library) as broker:
+            await broker.connect()
+            in_use = await next_event(broker, lambda e: isinstance(e, ConnectionEvent) and e.kind == "client_id_in_use")
+            return in_use, broker.is_ready
 
     in_use, ready = run(go())
     assert in_use.code == 326 and ready

@@ -12,13 +12,17 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
 from bot.broker import Broker
 from bot.broker.types import ConnectionEvent, ConnectionEventKind
+from bot.sim.market.api import MarketModel
+from bot.sim.runner import Simulator
 
-from .simkit import HangUpGate, broker_settings, simulator, until
+from .refusals import refused_at_start
+from .simkit import HangUpGate, broker_settings, connected, simulator, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,6 +30,11 @@ CONNECT_TIMEOUT_S = 4.0  # what an attempt that is not cut short costs
 BACKOFF_326_S = 0.5
 MAX_BACKOFF_S = 0.3
 TOO_SLOW_S = CONNECT_TIMEOUT_S / 2  # a recovery this long means some attempt waited for its connect timeout
+TIMINGS: dict[str, float] = {  # broker_settings overrides for every broker in this file
+    "connect_timeout_s": CONNECT_TIMEOUT_S,
+    "client_id_in_use_backoff_s": BACKOFF_326_S,
+    "reconnect_max_s": MAX_BACKOFF_S,
+}
 
 
 def run(coro, timeout: float = 25.0):
@@ -33,13 +42,7 @@ def run(coro, timeout: float = 25.0):
 
 
 def settings(port: int, library: str):
-    return broker_settings(
-        port,
-        library,
-        connect_timeout_s=CONNECT_TIMEOUT_S,
-        client_id_in_use_backoff_s=BACKOFF_326_S,
-        reconnect_max_s=MAX_BACKOFF_S,
-    )
+    return broker_settings(port, library, **TIMINGS)
 
 
 @asynccontextmanager
@@ -60,9 +63,31 @@ async def recording(broker: Broker) -> AsyncIterator[list[ConnectionEvent]]:
         task.cancel()
 
 
+@asynccontextmanager
+async def recorded_session(
+    market: MarketModel, tmp_path: Path, library: str
+) -> AsyncIterator[tuple[Simulator, Broker, list[ConnectionEvent]]]:
+    """A fresh simulator, a broker connected to it with TIMINGS, and the ConnectionEvents it emits from then on."""
+    async with (
+        simulator(market, tmp_path / "orders.jsonl") as sim,
+        connected(sim, library, **TIMINGS) as broker,
+        recording(broker) as events,
+    ):
+        yield sim, broker, events
+
+
 async def recorded(events: list[ConnectionEvent], kind: ConnectionEventKind) -> None:
     """Wait until the recorder has taken an event of `kind` off the queue (it runs as its own task)."""
     await until(lambda: any(e.kind is kind for e in events), timeout=2.0, what=f"a recorded {kind} event")
+
+
+async def drop_and_recover(sim: Simulator, broker: Broker, events: list[ConnectionEvent]) -> None:
+    """Drop the session (after the test armed its fault), then wait until the broker is ready again and the recorder
+    holds its CONNECTED event."""
+    sim.faults.drop()
+    await asyncio.sleep(0.05)  # the drop reaches the facade
+    assert await broker.wait_ready(20), "not ready again within 20 s"
+    await recorded(events, ConnectionEventKind.CONNECTED)
 
 
 def last(events: list[ConnectionEvent], kind: ConnectionEventKind) -> ConnectionEvent:
@@ -73,19 +98,10 @@ def last(events: list[ConnectionEvent], kind: ConnectionEventKind) -> Connection
 
 def test_326_on_reconnect_waits_the_326_backoff_not_the_connect_timeout(library, calm_market, tmp_path) -> None:
     async def go():
-        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
-            broker = Broker(settings(sim.port, library))
-            await broker.connect()
-            try:
-                async with recording(broker) as events:
-                    sim.faults.clientid_in_use(2)
-                    sim.faults.drop()
-                    await asyncio.sleep(0.05)  # the drop reaches the facade
-                    assert await broker.wait_ready(20), "not ready again within 20 s"
-                    await recorded(events, ConnectionEventKind.CONNECTED)
-                return list(events), broker.generation
-            finally:
-                await broker.close()
+        async with recorded_session(calm_market, tmp_path, library) as (sim, broker, events):
+            sim.faults.clientid_in_use(2)
+            await drop_and_recover(sim, broker, events)
+            return list(events), broker.generation
 
     events, generation = run(go())
     refusals = [e for e in events if e.kind is ConnectionEventKind.CLIENT_ID_IN_USE]
@@ -99,17 +115,15 @@ def test_326_on_reconnect_waits_the_326_backoff_not_the_connect_timeout(library,
 
 def test_326_at_start_up_is_retried_after_the_backoff(library, calm_market, tmp_path) -> None:
     async def go():
-        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
-            broker = Broker(settings(sim.port, library))
-            sim.faults.clientid_in_use(1)
-            try:
-                async with recording(broker) as events:
-                    await broker.connect()
-                    ready_at = dt.datetime.now(dt.UTC)
-                    await recorded(events, ConnectionEventKind.CONNECTED)
-                return list(events), ready_at
-            finally:
-                await broker.close()
+        async with (
+            simulator(calm_market, tmp_path / "orders.jsonl") as sim,
+            refused_at_start(sim, library, **TIMINGS) as broker,
+        ):
+            async with recording(broker) as events:
+                await broker.connect()
+                ready_at = dt.datetime.now(dt.UTC)
+                await recorded(events, ConnectionEventKind.CONNECTED)
+            return list(events), ready_at
 
     events, ready_at = run(go())
     recovery = (ready_at - last(events, ConnectionEventKind.CLIENT_ID_IN_USE).time).total_seconds()
@@ -122,21 +136,12 @@ def test_refused_port_reconnects_within_the_backoff_of_reopening(library, calm_m
     refuse_s = 1.0
 
     async def go():
-        async with simulator(calm_market, tmp_path / "orders.jsonl") as sim:
-            broker = Broker(settings(sim.port, library))
-            await broker.connect()
-            try:
-                async with recording(broker) as events:
-                    # the simulator reopens its port refuse_s after this, on this same loop (call_later)
-                    reopened_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=refuse_s)
-                    sim.faults.refuse(refuse_s)
-                    sim.faults.drop()
-                    await asyncio.sleep(0.05)
-                    assert await broker.wait_ready(20), "not ready again within 20 s"
-                    await recorded(events, ConnectionEventKind.CONNECTED)
-                return list(events), reopened_at
-            finally:
-                await broker.close()
+        async with recorded_session(calm_market, tmp_path, library) as (sim, broker, events):
+            # the simulator reopens its port refuse_s after this, on this same loop (call_later)
+            reopened_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=refuse_s)
+            sim.faults.refuse(refuse_s)
+            await drop_and_recover(sim, broker, events)
+            return list(events), reopened_at
 
     events, reopened_at = run(go())
     assert any(e.kind is ConnectionEventKind.RECONNECTING for e in events)  # attempts were refused meanwhile

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
 
 from bot.broker.types import (
     ContractSpec,
@@ -50,7 +54,9 @@ class MemoryBroker:
         return ReconciliationSnapshot(T, 1, ("DU1234567",), (), (), (), executions)
 
 
-def _engine(tmp_path) -> Engine:
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A paper engine with its own journal (closed after the test) holding INTENT_ID, submitted and not yet filled."""
     d = tmp_path / "j"
     d.mkdir(mode=0o700)
     engine = Engine(AppConfig(), mode="paper", timeline=Timeline(io.StringIO()))
@@ -62,7 +68,12 @@ def _engine(tmp_path) -> Engine:
     )  # fmt: skip
     engine.journal.record_intent(intent, mode="paper", needs_approval=False)
     engine.journal.begin_submit(intent.id, fingerprint(intent))
-    return engine
+    yield engine
+    engine.journal.close()
+
+
+# INTENT_ID's one execution, as the library's memory or a reconnect snapshot reports it
+EXECUTION = ExecutionRecord(EXEC_ID, 282, 1000006, INTENT_ID, CALL.con_id, "BOT", 5.0, 3.05, T, 3.25)
 
 
 def _execution_event() -> OrderEvent:
@@ -72,52 +83,34 @@ def _execution_event() -> OrderEvent:
     )  # fmt: skip
 
 
-def test_an_execution_of_an_in_flight_intent_is_journaled_even_if_its_ladder_never_saw_it(tmp_path) -> None:
-    engine = _engine(tmp_path)
-    try:
-        engine._inflight.add(INTENT_ID)  # a ladder works the intent: it journals its own order statuses
-        engine._on_order_event(_execution_event(), T)
-        fills = engine.journal.fills_for(INTENT_ID)
-        assert [(f["exec_id"], f["quantity"], f["commission"]) for f in fills] == [(EXEC_ID, 5.0, 3.25)]
-        engine._on_order_event(_execution_event(), T)  # the ladder's own copy, or a replay: still one row
-        assert len(engine.journal.fills_for(INTENT_ID)) == 1
-    finally:
-        engine.journal.close()
+def test_an_execution_of_an_in_flight_intent_is_journaled_even_if_its_ladder_never_saw_it(engine: Engine) -> None:
+    engine._inflight.add(INTENT_ID)  # a ladder works the intent: it journals its own order statuses
+    engine._on_order_event(_execution_event(), T)
+    fills = engine.journal.fills_for(INTENT_ID)
+    assert [(f["exec_id"], f["quantity"], f["commission"]) for f in fills] == [(EXEC_ID, 5.0, 3.25)]
+    engine._on_order_event(_execution_event(), T)  # the ladder's own copy, or a replay: still one row
+    assert len(engine.journal.fills_for(INTENT_ID)) == 1
 
 
-def test_a_fill_already_in_the_start_up_positions_is_not_counted_again(tmp_path) -> None:
-    engine = _engine(tmp_path)
-    execution = ExecutionRecord(EXEC_ID, 282, 1000006, INTENT_ID, CALL.con_id, "BOT", 5.0, 3.05, T, 3.25)
-    try:
-        engine.broker = MemoryBroker([PositionRow("DU1234567", CALL, 5.0, 305.0)], {INTENT_ID: [execution]})
-        engine._take_baseline()
-        engine._on_order_event(_execution_event(), T)  # the queued execution, booked after the baseline
-        assert engine._expected_positions() == {KEY: 5}
-        assert engine.monitor.check_positions({KEY: 5}) is None
-        assert [f["exec_id"] for f in engine.journal.fills_for(INTENT_ID)] == [EXEC_ID]
-    finally:
-        engine.journal.close()
+def test_a_fill_already_in_the_start_up_positions_is_not_counted_again(engine: Engine) -> None:
+    engine.broker = MemoryBroker([PositionRow("DU1234567", CALL, 5.0, 305.0)], {INTENT_ID: [EXECUTION]})
+    engine._take_baseline()
+    engine._on_order_event(_execution_event(), T)  # the queued execution, booked after the baseline
+    assert engine._expected_positions() == {KEY: 5}
+    assert engine.monitor.check_positions({KEY: 5}) is None
+    assert [f["exec_id"] for f in engine.journal.fills_for(INTENT_ID)] == [EXEC_ID]
 
 
-def test_a_fill_after_the_baseline_is_counted(tmp_path) -> None:
-    engine = _engine(tmp_path)
-    try:
-        engine.broker = MemoryBroker([])  # the order had not filled when the baseline was taken
-        engine._take_baseline()
-        engine._on_order_event(_execution_event(), T)
-        assert engine._expected_positions() == {KEY: 5}
-    finally:
-        engine.journal.close()
+def test_a_fill_after_the_baseline_is_counted(engine: Engine) -> None:
+    engine.broker = MemoryBroker([])  # the order had not filled when the baseline was taken
+    engine._take_baseline()
+    engine._on_order_event(_execution_event(), T)
+    assert engine._expected_positions() == {KEY: 5}
 
 
-def test_executions_in_a_reconnect_snapshot_reach_the_journal(tmp_path) -> None:
-    engine = _engine(tmp_path)
-    execution = ExecutionRecord(EXEC_ID, 282, 1000006, INTENT_ID, CALL.con_id, "BOT", 5.0, 3.05, T, 3.25)
-    try:
-        engine._inflight.add(INTENT_ID)
-        engine._journal_execution(execution)
-        engine._journal_execution(execution)
-        fills = engine.journal.fills_for(INTENT_ID)
-        assert [(f["exec_id"], f["side"], f["contract"]) for f in fills] == [(EXEC_ID, "BUY", KEY)]
-    finally:
-        engine.journal.close()
+def test_executions_in_a_reconnect_snapshot_reach_the_journal(engine: Engine) -> None:
+    engine._inflight.add(INTENT_ID)
+    engine._journal_execution(EXECUTION)
+    engine._journal_execution(EXECUTION)
+    fills = engine.journal.fills_for(INTENT_ID)
+    assert [(f["exec_id"], f["side"], f["contract"]) for f in fills] == [(EXEC_ID, "BUY", KEY)]
