@@ -68,7 +68,6 @@ from bot.domain.layers import LayerId, LayerPhase
 from bot.engine.engine import Engine
 from bot.engine.simhost import SIM_TUNING
 from bot.engine.timeline import Timeline
-from bot.journal.db import checkpoint_wal
 from bot.logs import configure_logging
 from bot.sim.clock import ManualClock
 from bot.sim.market.factory import build_market
@@ -338,7 +337,12 @@ async def _settle(engine: Engine) -> None:
     options = engine._options_task
     if options is not None and not await _until(options.done, SETTLE_WAIT_S):
         raise RuntimeError(f"the engine's VIX option subscription did not finish within {SETTLE_WAIT_S} s")
-    assert engine._io is not None and engine.journal is not None
+    disk = getattr(engine, "_io", None)
+    if disk is None:
+        return  # an engine without a disk worker (bot/engine/background_io.py) does its disk work on its loop
+    from bot.journal.db import checkpoint_wal  # comes with the disk worker
+
+    assert engine.journal is not None
     done, failed = threading.Event(), []
     journal = Path(engine.journal.path)
 
@@ -350,7 +354,7 @@ async def _settle(engine: Engine) -> None:
         finally:
             done.set()
 
-    engine._io.submit("benchmark-settle", checkpoint)  # queued last: it runs after every job the engine queued
+    disk.submit("benchmark-settle", checkpoint)  # queued last: it runs after every job the engine queued
     if not await _until(done.is_set, SETTLE_WAIT_S):
         raise RuntimeError(f"the engine's disk worker did not become idle within {SETTLE_WAIT_S} s")
     if failed:
