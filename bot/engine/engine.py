@@ -45,6 +45,7 @@ from bot.config import AppConfig
 from bot.decision import Decision
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent
 from bot.domain.market import MarketSnapshot
+from bot.engine.background_io import BackgroundIO
 from bot.engine.clock import MarketClock, WallClock
 from bot.engine.history import DailyHistory, closes_before, futures_ratio, ratio_of, session_open
 from bot.engine.hours import TradingHours
@@ -54,11 +55,12 @@ from bot.engine.pnl import HedgeLedger
 from bot.engine.simhost import SimHost
 from bot.engine.snapshot import Instruments, build_snapshot, hedge_instrument, hedge_positions, spec_expiry
 from bot.engine.state_codec import restore_state
-from bot.engine.status import status_path, write_status
+from bot.engine.status import encode_status, status_path, write_status_text
 from bot.engine.summary import RunSummary, print_summary
 from bot.engine.timeline import Timeline, money, num, votes_summary
 from bot.execution import Executor
 from bot.journal import IntentStatus, Journal, JournalError
+from bot.journal.db import checkpoint_wal
 from bot.journal.execution_adapter import JournalExecutionAdapter
 from bot.logs import get_logger
 from bot.risk import AnomalyMonitor, HaltReason, TradingState
@@ -70,6 +72,7 @@ log = get_logger("bot.engine")
 
 TICK_DEBOUNCE_S = 15.0  # market seconds between two tick-driven cycles (Cboe disseminates the VIX every 15 s)
 STATUS_EVERY_S = 0.25  # wall seconds between two status-file writes (each cycle would be too many at 20,000x)
+CHECKPOINT_EVERY_S = 1.0  # wall seconds between two journal checkpoints (off the loop; see _after_cycle)
 MISMATCH_CONFIRM_S = 3.0  # wall seconds a hedge-position mismatch must persist before it halts (fills vs positions lag)
 SHUTDOWN_WAIT_S = 5.0  # wall seconds a clean shutdown waits for ladders to see their cancels confirmed
 OPTION_STRIKE_MARGIN = 3.0  # VIX call strikes watched reach this far beyond the sizing offsets (futures move)
@@ -142,6 +145,9 @@ class Engine(ModeDispatch):
         self._run_fills: dict[str, int] = {}
         self._orders_seen: set[tuple[str, int]] = set()
         self._status_written = 0.0
+        self._checkpointed = 0.0
+        self._io: BackgroundIO | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._options_center: dict[dt.date, float] = {}
         self._options_task: asyncio.Task[None] | None = None
         self._generation = 0
@@ -157,6 +163,8 @@ class Engine(ModeDispatch):
         except BaseException:  # e.g. the account guard refused: close what was opened, send nothing
             if self.broker is not None:
                 await self.broker.close()
+            if self._io is not None:
+                self._io.close()
             if self.journal is not None:
                 self.journal.close()
             raise
@@ -178,6 +186,8 @@ class Engine(ModeDispatch):
         except JournalError as exc:
             raise EngineError(str(exc)) from None
         journal = self.journal
+        self._event_loop = asyncio.get_running_loop()
+        self._io = BackgroundIO(self._background_failed)
         self.state = restore_state(journal.last_decision())
         broker = Broker(cfg.broker, tuning=self.tuning, account=cfg.risk.trade_account)
         self.broker = broker
@@ -660,8 +670,27 @@ class Engine(ModeDispatch):
             await self._trading_mode(intents, snapshot, cycle_id, now, trading.state)
         else:
             self._dry_run(intents, snapshot, cycle_id, now, trading.state)
-        # after this cycle's executions have started: the file's fsync must not delay their first request
-        asyncio.get_running_loop().call_soon(self._write_status, snapshot, record, trading.state)
+        # after this cycle's executions have started: building the status must not delay their first request
+        asyncio.get_running_loop().call_soon(self._after_cycle, snapshot, record, trading.state)
+
+    def _after_cycle(self, snapshot: MarketSnapshot, record: dict[str, Any], trading: TradingState) -> None:
+        """Housekeeping, on the worker thread: the status file, and a WAL checkpoint at most every
+        CHECKPOINT_EVERY_S. The checkpoint syncs what the cycles wrote (without fsync) and lets the WAL be reused,
+        so the one fsync before a placeOrder flushes that order's own pages, not minutes of cycles."""
+        self._write_status(snapshot, record, trading)
+        loop_time = asyncio.get_running_loop().time()
+        if self._io is not None and self.journal is not None and loop_time - self._checkpointed >= CHECKPOINT_EVERY_S:
+            self._checkpointed = loop_time
+            self._io.submit("checkpoint", functools.partial(checkpoint_wal, Path(self.journal.path)))
+
+    def _background_failed(self, key: str, exc: BaseException) -> None:
+        """Called on the worker thread: say it on the loop (the timeline is not thread-safe)."""
+        what = "cannot write the status file" if key == "status" else f"background {key} failed"
+        try:
+            assert self._event_loop is not None
+            self._event_loop.call_soon_threadsafe(self._say, f"io-{key}", "warning", f"{what}: {exc}")
+        except (AssertionError, RuntimeError):  # the loop has closed: the log is all that is left
+            log.warning(what, error=repr(exc))
 
     def _net_liquidation(self) -> float | None:
         assert self.broker is not None
@@ -830,6 +859,8 @@ class Engine(ModeDispatch):
             self._write_status(snapshot, self._last_decision.record.to_dict(), None, running=False)
         if broker is not None:
             await broker.close()
+        if self._io is not None and not self._io.close():
+            log.warning("the status file or a journal checkpoint was still being written at exit")
         self._print_summary()
         if journal is not None:
             journal.close()
@@ -922,10 +953,9 @@ class Engine(ModeDispatch):
             "counts": dataclasses.asdict(self.summary) | {"transitions": len(self.summary.transitions)},
             "alerts": record.get("alerts", []),
         }
-        try:
-            write_status(status_path(Path(self.journal.path)), status)
-        except OSError as exc:
-            self._say("status-file", "warning", f"cannot write the status file: {exc}")
+        if self._io is not None:
+            path = status_path(Path(self.journal.path))
+            self._io.submit("status", functools.partial(write_status_text, path, encode_status(status)))
 
     def _print_summary(self) -> None:
         print_summary(self.timeline, self.summary, self.state.layers, self._pnl(), self.clock.now())

@@ -40,7 +40,17 @@ def status_path(journal_path: Path) -> Path:
 
 def write_status(path: Path, status: dict[str, Any]) -> None:
     """Atomically replace `path` with `status` as JSON, mode 0600."""
-    data = json.dumps(clean_json({"version": STATUS_VERSION, **status}), default=str, allow_nan=False, sort_keys=True)
+    write_status_text(path, encode_status(status))
+
+
+def encode_status(status: dict[str, Any]) -> str:
+    """The file's text. The engine encodes on its loop and writes on a worker thread: the encoding holds the
+    interpreter lock, the file I/O does not."""
+    return json.dumps(clean_json({"version": STATUS_VERSION, **status}), default=str, allow_nan=False, sort_keys=True)
+
+
+def write_status_text(path: Path, data: str) -> None:
+    """Atomically replace `path` with `data` (temporary file, fsync, rename), mode 0600."""
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

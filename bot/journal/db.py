@@ -225,6 +225,24 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     return conn
 
 
+def checkpoint_wal(path: Path) -> tuple[int, int]:
+    """Copy the WAL's committed pages into the database file; returns (frames in the WAL, frames copied).
+
+    PASSIVE: it neither waits for nor blocks the bot's writers. It syncs the WAL first, and once everything is
+    copied the next write starts the WAL from its beginning again, so it stops growing. Meant for a worker thread:
+    it opens its own connection (`mode=rw`: a missing journal is an error here, never a new empty file).
+    """
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.OperationalError as exc:
+        raise JournalError(f"{path}: cannot open the journal to checkpoint it ({exc})") from None
+    try:
+        _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        conn.close()
+    return int(frames), int(copied)
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()

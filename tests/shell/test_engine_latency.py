@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import threading
 from types import SimpleNamespace
 
 from bot.config import AppConfig
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
 from bot.domain.layers import LayerId
+from bot.engine import engine as engine_module
 from bot.engine import hours
+from bot.engine.background_io import BackgroundIO
 from bot.engine.engine import Engine
 from bot.engine.hours import TradingHours
+from bot.engine.status import read_status, status_path
 from bot.engine.timeline import Timeline
 from bot.execution import ExecutionOutcome, OutcomeKind
 from bot.journal import IntentStatus, Journal
@@ -83,3 +87,47 @@ def test_trading_hours_read_the_calendar_once_per_kind_and_minute(monkeypatch) -
     th.market_open(HedgeKind.VIXY, T)
     assert th.market_open(HedgeKind.VX, T + dt.timedelta(minutes=1)) == (True, "minute 4")
     assert [k for k, _ in calls] == [HedgeKind.VX, HedgeKind.VIXY, HedgeKind.VX]
+
+
+def test_the_status_file_and_the_journal_checkpoint_are_written_off_the_event_loop(tmp_path, monkeypatch) -> None:
+    """The fsyncs of the status file and of a WAL checkpoint run on the worker thread, never on the loop that
+    carries ticks to orders; the checkpoint is rate-limited and copies what the cycles wrote."""
+    d = tmp_path / "j"
+    d.mkdir(mode=0o700)
+    seen: dict[str, list[object]] = {"status": [], "checkpoint": []}
+    real_write, real_checkpoint = engine_module.write_status_text, engine_module.checkpoint_wal
+
+    def write(path, data):
+        seen["status"].append(threading.current_thread())
+        real_write(path, data)
+
+    def checkpoint(path):
+        frames, copied = real_checkpoint(path)
+        seen["checkpoint"].append((threading.current_thread(), frames, copied))
+        return frames, copied
+
+    monkeypatch.setattr(engine_module, "write_status_text", write)
+    monkeypatch.setattr(engine_module, "checkpoint_wal", checkpoint)
+
+    async def go() -> None:
+        engine = Engine(AppConfig(), mode="paper", timeline=Timeline(io.StringIO()))
+        engine.journal = Journal.open(d / "alvh.sqlite")
+        engine._event_loop = asyncio.get_running_loop()
+        engine._io = BackgroundIO(engine._background_failed)
+        try:
+            for i in range(20):
+                engine.journal.record_cycle("paper", "test", T, {"i": i, "pad": "x" * 2000})
+            snapshot = SimpleNamespace(hedges=(), now=T)
+            engine._after_cycle(snapshot, {"regime": "calm"}, TradingState.ACTIVE)  # type: ignore[arg-type]
+            engine._after_cycle(snapshot, {"regime": "calm"}, TradingState.ACTIVE)  # type: ignore[arg-type]
+            assert engine._io.close()
+        finally:
+            engine.journal.close()
+
+    asyncio.run(go())
+    loop_thread = threading.main_thread()
+    assert seen["status"] and all(t is not loop_thread for t in seen["status"])
+    assert len(seen["checkpoint"]) == 1  # the second cycle came within CHECKPOINT_EVERY_S
+    thread, frames, copied = seen["checkpoint"][0]  # type: ignore[misc]
+    assert thread is not loop_thread and frames > 0 and copied == frames
+    assert read_status(status_path(d / "alvh.sqlite"))["regime"] == "calm"
