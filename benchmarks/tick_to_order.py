@@ -68,6 +68,7 @@ from bot.domain.layers import LayerId, LayerPhase
 from bot.engine.engine import Engine
 from bot.engine.simhost import SIM_TUNING
 from bot.engine.timeline import Timeline
+from bot.journal.db import checkpoint_wal
 from bot.logs import configure_logging
 from bot.sim.clock import ManualClock
 from bot.sim.market.factory import build_market
@@ -337,12 +338,9 @@ async def _settle(engine: Engine) -> None:
     options = engine._options_task
     if options is not None and not await _until(options.done, SETTLE_WAIT_S):
         raise RuntimeError(f"the engine's VIX option subscription did not finish within {SETTLE_WAIT_S} s")
-    disk = getattr(engine, "_io", None)
-    if disk is None:
-        return  # an engine without a disk worker (bot/engine/background_io.py) does its disk work on its loop
-    from bot.journal.db import checkpoint_wal  # comes with the disk worker
-
-    assert engine.journal is not None
+    disk = engine._io
+    if disk is None or engine.journal is None:
+        raise RuntimeError("the engine has no disk worker or journal: it did not start")
     done, failed = threading.Event(), []
     journal = Path(engine.journal.path)
 
