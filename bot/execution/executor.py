@@ -126,6 +126,7 @@ class Executor:
         # Asked before every ladder step: None to go on, else why not (exchange closed, trading halted). Risk checks
         # an intent once, when it is accepted; a ladder outlives that moment by several steps.
         self.may_send = may_send
+        self.closing = False  # set by shutdown: no ladder sends another order (each ends at its next step)
         self._active: dict[str, IntentLedger] = {}
         self._contracts: dict[str, ContractSpec] = {}  # instrument key -> the gateway's contract
         self._quote_waiters: dict[int, set[asyncio.Event]] = {}  # conId -> the ladders waiting for its quote
@@ -198,12 +199,15 @@ class Executor:
         """Clean shutdown, per execution.shutdown_policy: 'cancel' asks the broker to cancel every working ladder
         order and returns their ids; 'leave' leaves them working (the next start reconciles them by orderRef).
         The caller then cancels its execute() tasks and journals which policy applied."""
+        self.closing = True
         if self.settings.shutdown_policy == "leave":
             return []
         return self.cancel_working()
 
     def cancel_working(self) -> list[int]:
-        """Ask the broker to cancel every working order of the intents in flight (clean shutdown)."""
+        """Ask the broker to cancel every working order of the intents in flight (clean shutdown). The ladders then
+        end when their cancels are confirmed instead of pricing their next step."""
+        self.closing = True
         cancelled = []
         for ledger in self._active.values():
             for state in ledger.live_orders():
@@ -401,6 +405,8 @@ class _LadderRun:
         remaining = self.ledger.remaining
         if not self.broker.is_ready:
             raise _Interrupted
+        if self.owner.closing:
+            raise _Stop(None, f"step {step}: not sent, the bot is shutting down")
         blocked = self.owner.may_send(self.intent) if self.owner.may_send else None
         if blocked:
             raise _Stop(None, f"step {step}: not sent, {blocked}")

@@ -364,6 +364,28 @@ def test_shutdown_policy(policy: str, status: str) -> None:
     assert cancelled == ([broker.orders[0].order_id] if policy == "cancel" else [])
 
 
+def test_after_a_shutdown_cancel_the_ladder_ends_without_sending_its_next_step() -> None:
+    """Shutdown with policy 'cancel' cancels the working order; the ladder must then end, not price its next step
+    (that order would outlive the cancel the operator was promised)."""
+
+    async def go():
+        broker = FakeBroker()
+        settings = FAST.model_copy(update={"step_interval_s": 30.0, "shutdown_policy": "cancel"})
+        executor = Executor(broker, settings, InMemoryJournal())
+        task = asyncio.create_task(executor.execute(intent()))
+        while not broker.orders:
+            await asyncio.sleep(0.01)
+        cancelled = executor.shutdown()
+        outcome = await asyncio.wait_for(task, 2.0)  # ends on the cancel confirmation, nobody cancels the task
+        return broker, cancelled, outcome
+
+    broker, cancelled, outcome = run(go())
+    assert cancelled == [broker.orders[0].order_id]
+    assert [o.status for o in broker.orders] == ["Cancelled"]
+    assert outcome.orders_sent == 1 and outcome.filled == 0
+    assert "shutting down" in outcome.reason
+
+
 def test_facade_refusing_the_order_ends_the_intent_without_a_send() -> None:
     from bot.broker.errors import ContractNotFoundError
 
