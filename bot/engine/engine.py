@@ -11,6 +11,9 @@ executed twice at once and never sent again once submitted (the journal refuses 
 
 Start-up is crash-only: the strategy state comes from the last journaled decision, the journal is reconciled
 against the broker's orders and executions before anything new is planned, and nothing is ever resent.
+
+Engine is split into mixins that read its state through `self`: discovery, subscriptions and history warm-up
+(wiring.py), what the operator sees (reporting.py) and what each mode does with intents (modes.py).
 """
 
 from __future__ import annotations
@@ -43,52 +46,40 @@ from bot.broker.types import (
 )
 from bot.config import AppConfig
 from bot.decision import Decision
-from bot.domain.intents import HedgeInstrument, HedgeKind, Intent
+from bot.domain.intents import HedgeKind, Intent
 from bot.domain.market import MarketSnapshot
 from bot.engine.background_io import BackgroundIO
 from bot.engine.clock import MarketClock, WallClock
-from bot.engine.history import DailyHistory, closes_before, futures_ratio, ratio_of, session_open
+from bot.engine.history import DailyHistory, session_open
 from bot.engine.hours import TradingHours
 from bot.engine.marketdata import MarketData
 from bot.engine.modes import ModeDispatch
 from bot.engine.pnl import HedgeLedger
+from bot.engine.reporting import Reporting
 from bot.engine.simhost import SimHost
-from bot.engine.snapshot import Instruments, build_snapshot, hedge_instrument, hedge_positions, spec_expiry
+from bot.engine.snapshot import Instruments, build_snapshot, hedge_instrument, hedge_positions
 from bot.engine.state_codec import restore_state
-from bot.engine.status import encode_status, status_path, write_status_text
-from bot.engine.summary import RunSummary, print_summary
-from bot.engine.timeline import Timeline, money, num, votes_summary
+from bot.engine.summary import RunSummary
+from bot.engine.timeline import Timeline
+from bot.engine.wiring import EngineError, MarketWiring
 from bot.execution import Executor
 from bot.journal import IntentStatus, Journal, JournalError
 from bot.journal.db import checkpoint_wal
 from bot.journal.execution_adapter import JournalExecutionAdapter
 from bot.logs import get_logger
 from bot.risk import AnomalyMonitor, HaltReason, TradingState
-from bot.signals.loaders import load_signal_files
 from bot.signals.sessions import session_date
 from bot.strategy import CoreSettings, decide
 
 log = get_logger("bot.engine")
 
 TICK_DEBOUNCE_S = 15.0  # market seconds between two tick-driven cycles (Cboe disseminates the VIX every 15 s)
-STATUS_EVERY_S = 0.25  # wall seconds between two status-file writes (each cycle would be too many at 20,000x)
 CHECKPOINT_EVERY_S = 1.0  # wall seconds between two journal checkpoints (off the loop; see _after_cycle)
 MISMATCH_CONFIRM_S = 3.0  # wall seconds a hedge-position mismatch must persist before it halts (fills vs positions lag)
 SHUTDOWN_WAIT_S = 5.0  # wall seconds a clean shutdown waits for ladders to see their cancels confirmed
-OPTION_STRIKE_MARGIN = 3.0  # VIX call strikes watched reach this far beyond the sizing offsets (futures move)
-OPTION_RECENTER = 3.0  # re-pick the watched strikes when the future moved this many points
-MINI_CONTRACTS_WATCHED = 3  # VXM contracts quoted from the start (the ones layer 1 and 2 trade)
-VIX_HISTORY = "2 Y"  # >= 250 daily VIX bars for a converged Wilder RSI
-OTHER_HISTORY = "1 Y"
-STARTUP_ATTEMPTS = 5  # discovery + warm-up restarts after a dropped connection before giving up
-STARTUP_RECONNECT_WAIT_S = 60.0  # wall seconds to wait for the reconnect supervisor each time
 
 
-class EngineError(Exception):
-    """A start-up problem a person must fix (account guard, gateway unreachable, unusable journal)."""
-
-
-class Engine(ModeDispatch):
+class Engine(MarketWiring, Reporting, ModeDispatch):
     """Create with a config (already adapted for the simulator when one runs in-process), then `await run()`."""
 
     def __init__(
@@ -279,218 +270,6 @@ class Engine(ModeDispatch):
             if state is TradingState.HALTED or (state is TradingState.REDUCING and intent.opens_position):
                 return f"trading is {state.value}"
         return None
-
-    # ------------------------------------------------------------------------------------------------ discovery
-    async def _discover_and_warm_up(self) -> None:
-        """Discovery and warm-up survive a dropped connection: wait for the reconnect supervisor, then start over.
-
-        Both are idempotent (subscriptions are keyed by contract, history is re-read whole), so starting over is safe.
-        """
-        assert self.broker is not None
-        for attempt in range(1, STARTUP_ATTEMPTS + 1):
-            try:
-                await self._discover()
-                await self._warm_up()
-                return
-            except (ConnectionError, NotConnectedError) as exc:
-                self.timeline.emit(
-                    "warning",
-                    self.clock.now(),
-                    f"connection lost during start-up ({exc}); waiting for the gateway, attempt {attempt}",
-                )
-                if not await self.broker.wait_ready(STARTUP_RECONNECT_WAIT_S):
-                    break
-        raise EngineError(
-            "the connection to the gateway dropped during start-up (contract discovery and history warm-up) and did "
-            "not come back. Fix: check that IB Gateway/TWS is running and logged in, then start alvh again"
-        )
-
-    async def _discover(self) -> None:
-        broker = self.broker
-        assert broker is not None
-        for role in ("vix", "vix3m", "vix9d", "spx"):
-            try:
-                spec = await broker.index(role.upper())
-            except BrokerError as exc:
-                self.timeline.emit("warning", self.clock.now(), f"{role.upper()} not available: {exc}")
-                continue
-            setattr(self.inst, role, spec)
-            await self._watch(spec)
-        try:
-            self.inst.vixy = await broker.vixy()
-            await self._watch(self.inst.vixy)
-        except BrokerError as exc:
-            self.timeline.emit("warning", self.clock.now(), f"VIXY not available: {exc}")
-        today = self.clock.now().date()
-        curve = await broker.vx_curve(HedgeKind.VX, today)
-        self.inst.curve = curve.contracts
-        for spec in curve.contracts:
-            await self._watch(spec)
-        try:  # the front minis are what small books trade: quoted before the first order needs them
-            minis = await broker.vx_curve(HedgeKind.VXM, today)
-            for spec in minis.contracts[:MINI_CONTRACTS_WATCHED]:
-                await self._watch(spec)
-        except BrokerError as exc:
-            self.timeline.emit("warning", self.clock.now(), f"VXM futures not available: {exc}")
-        for spec in await broker.condor_legs():
-            await self._watch(spec)
-        for row in self._positions():
-            if hedge_instrument(row.contract) is not None and not self.md.tracked(row.contract.con_id):
-                await self._watch_position(row.contract)
-        legs = sum(1 for p in self._positions() if p.contract.sec_type == "OPT" and p.contract.symbol == "SPX")
-        self.timeline.emit(
-            "discover",
-            self.clock.now(),
-            f"{len(self.inst.curve)} VX contracts, {legs} condor legs, VIX/VIX3M/VIX9D/SPX/VIXY subscribed",
-        )
-
-    async def _watch(self, spec: ContractSpec) -> None:
-        assert self.broker is not None
-        self.md.track(spec)
-        await self.broker.subscribe(spec)
-        inst = hedge_instrument(spec)
-        if inst is not None and self.executor is not None:
-            self.executor.remember(inst, spec)  # its first order needs no contract-details round trip
-
-    async def _watch_position(self, spec: ContractSpec) -> None:
-        """A hedge position's contract (e.g. a VIX option bought earlier) needs a quote for its mark."""
-        assert self.broker is not None
-        inst = hedge_instrument(spec)
-        if inst is None:
-            return
-        try:
-            full = await self.broker.resolve(inst)
-        except BrokerError:
-            return
-        if inst.kind is HedgeKind.VIX_OPTION:
-            self.inst.vix_options[full.con_id] = full
-        await self._watch(full)
-
-    def _maybe_refresh_options(self, snapshot: MarketSnapshot) -> None:
-        """Watch VIX calls around F1 and F2 (the covered-call and tail-spread strikes); re-centre as futures move."""
-        if self._options_task is not None and not self._options_task.done():
-            return
-        wanted: dict[dt.date, float] = {}
-        for n in (1, 2):
-            point = snapshot.curve.nth(snapshot.today, n)
-            value = point.quote.value() if point else None
-            if point is None or value is None:
-                continue
-            center = self._options_center.get(point.expiry)
-            if center is None or abs(center - value) >= OPTION_RECENTER:
-                wanted[point.expiry] = value
-        if wanted:
-            self._options_task = asyncio.get_running_loop().create_task(self._subscribe_options(wanted))
-
-    def _strike_window(self, fwd: float) -> tuple[float, float]:
-        """The call strikes sizing can pick around a future at `fwd`: covered calls from fwd + overwrite offset, tail
-        spreads up to fwd + long offset + width; a margin each side. Only these are watched: a gateway allows a
-        limited number of market-data lines (100 by default)."""
-        s = self.config.sizing
-        low = fwd + min(s.overwrite_strike_offset, s.tail_long_offset) - OPTION_STRIKE_MARGIN
-        high = fwd + max(s.overwrite_strike_offset, s.tail_long_offset + s.tail_spread_width) + OPTION_STRIKE_MARGIN
-        return low, high
-
-    async def _subscribe_options(self, wanted: dict[dt.date, float]) -> None:
-        assert self.broker is not None
-        try:
-            chain = await self.broker.vix_option_chain()
-        except BrokerError as exc:
-            self._say("options", "warning", f"no VIX option chain: {exc}")
-            return
-        for expiry, fwd in wanted.items():
-            if expiry.strftime("%Y%m%d") not in chain.expirations:
-                continue
-            low, high = self._strike_window(fwd)
-            held = {i.key for i in hedge_positions(self._positions())}
-            for con_id, spec in list(self.inst.vix_options.items()):
-                option = hedge_instrument(spec)
-                outside = option is not None and option.expiry == expiry and not low <= (option.strike or 0) <= high
-                if outside and option.key not in held:  # type: ignore[union-attr]
-                    self.broker.unsubscribe(con_id)
-                    del self.inst.vix_options[con_id]
-            for strike in (k for k in chain.strikes if low <= k <= high):
-                inst = HedgeInstrument(HedgeKind.VIX_OPTION, expiry, float(strike), "C")
-                try:
-                    spec = await self.broker.resolve(inst)
-                except BrokerError:
-                    continue
-                if spec.con_id not in self.inst.vix_options:
-                    self.inst.vix_options[spec.con_id] = spec
-                    await self._watch(spec)
-            self._options_center[expiry] = fwd
-
-    # ------------------------------------------------------------------------------------------------ history
-    async def _warm_up(self) -> None:
-        broker = self.broker
-        assert broker is not None
-        today = self.clock.now().date()
-        cfg = self.config
-        try:
-            macro, breadth, externals = load_signal_files(cfg.signals)
-        except (OSError, ValueError) as exc:
-            raise EngineError(f"signal data files: {exc}") from None
-        self.history.macro, self.history.breadth, self.history.externals = macro, breadth, externals
-
-        async def bars(spec: ContractSpec | None, duration: str) -> dict[dt.date, float]:
-            if spec is None:
-                return {}
-            try:
-                return closes_before(await broker.daily_bars(spec, duration), today)
-            except BrokerError as exc:
-                self.timeline.emit("warning", self.clock.now(), f"no daily bars for {spec.key}: {exc}")
-                return {}
-
-        vix, vix3m, spx, vixy = await asyncio.gather(
-            bars(self.inst.vix, VIX_HISTORY),
-            bars(self.inst.vix3m, OTHER_HISTORY),
-            bars(self.inst.spx, OTHER_HISTORY),
-            bars(self.inst.vixy, OTHER_HISTORY),
-        )
-        for name, values in (("vix", vix), ("vix3m", vix3m), ("spx", spx), ("vixy", vixy)):
-            self.history.load(name, values)
-        if cfg.signals.ts_ratio_source == "vix_vix3m":
-            ratio = ratio_of(vix, vix3m)
-        else:
-            curve_bars = {}
-            for spec in self.inst.curve[:4]:
-                try:
-                    curve_bars[spec] = await broker.daily_bars(spec, OTHER_HISTORY)
-                except BrokerError:
-                    continue
-            ratio = futures_ratio(curve_bars, today)
-        self.history.load("ratio", ratio)
-        need = cfg.signals.ratio_min_history
-        if len(ratio) < need:
-            self.timeline.emit(
-                "warning",
-                self.clock.now(),
-                f"only {len(ratio)} daily {cfg.signals.ts_ratio_source} ratio bars (ts_macd needs {need}): the ts_macd "
-                "signals abstain until enough sessions have closed. Fix: signals.ts_ratio_source = 'vix_vix3m' "
-                "when the gateway lists no expired VX contracts",
-            )
-        counts = self.history.counts()
-        self.timeline.emit("history", self.clock.now(), ", ".join(f"{k} {v} bars" for k, v in counts.items()))
-
-    def _observe_history(self, role: str, now: dt.datetime) -> None:
-        md, inst = self.md, self.inst
-        if role in ("vix", "vix3m", "spx", "vixy"):
-            spec = getattr(inst, role)
-            q = md.quote(spec.con_id) if spec else None
-            self.history.observe(role, q.value() if q else None, now)
-        if self.config.signals.ts_ratio_source == "vix_vix3m" and role in ("vix", "vix3m"):
-            a = md.quote(inst.vix.con_id) if inst.vix else None
-            b = md.quote(inst.vix3m.con_id) if inst.vix3m else None
-            va, vb = (a.value() if a else None), (b.value() if b else None)
-            if va and vb:
-                self.history.observe("ratio", va / vb, now)
-        elif self.config.signals.ts_ratio_source == "f1_f2" and role == "curve":
-            listed = [s for s in inst.curve if (spec_expiry(s) or now.date()) > now.date()]
-            if len(listed) >= 2:
-                q1, q2 = md.quote(listed[0].con_id), md.quote(listed[1].con_id)
-                v1, v2 = (q1.value() if q1 else None), (q2.value() if q2 else None)
-                if v1 and v2:
-                    self.history.observe("ratio", v1 / v2, now)
 
     # ------------------------------------------------------------------------------------------------ the loop
     async def _loop(self) -> None:
@@ -683,64 +462,12 @@ class Engine(ModeDispatch):
             self._checkpointed = loop_time
             self._io.submit("checkpoint", functools.partial(checkpoint_wal, Path(self.journal.path)))
 
-    def _background_failed(self, key: str, exc: BaseException) -> None:
-        """Called on the worker thread: say it on the loop (the timeline is not thread-safe)."""
-        what = "cannot write the status file" if key == "status" else f"background {key} failed"
-        try:
-            assert self._event_loop is not None
-            self._event_loop.call_soon_threadsafe(self._say, f"io-{key}", "warning", f"{what}: {exc}")
-        except (AssertionError, RuntimeError):  # the loop has closed: the log is all that is left
-            log.warning(what, error=repr(exc))
-
     def _net_liquidation(self) -> float | None:
         assert self.broker is not None
         try:
             return self.broker.account_snapshot().net_liquidation
         except BrokerError:
             return None
-
-    def _session_line(self, day: dt.date) -> None:
-        """One line per closed session: the closes, the votes, the layers and P&L."""
-        vix = self.history.closes["vix"].get(day)
-        decision = self._last_decision
-        votes = votes_summary([v.to_dict() for v in decision.record.votes]) if decision else "no decision yet"
-        f1 = f2 = None
-        if decision is not None:
-            p1, p2 = (decision.record.snapshot.curve.nth(day, n) for n in (1, 2))
-            f1, f2 = (p.quote.value() if p else None for p in (p1, p2))
-        layers = " ".join(f"L{int(s.layer)}:{s.phase.value}" for s in self.state.layers.layers)
-        pnl = self._pnl()
-        self.timeline.emit(
-            "close",
-            dt.datetime.combine(day, dt.time(21, 15), dt.UTC),
-            f"VIX {num(vix)} F1 {num(f1)} F2 {num(f2)} | {votes} | {layers} | hedge {money(pnl['hedge_total'])} "
-            f"condors {money(pnl['condors'])} net {money(pnl['net'])}",
-            vix=vix,
-            f1=f1,
-            f2=f2,
-            pnl=pnl,
-        )
-
-    def _show_transitions(self, decision: Decision, now: dt.datetime) -> None:
-        for t in decision.record.transitions:
-            text = f"layer {int(t.layer)} {t.from_phase.value} -> {t.to_phase.value} ({t.name}; {t.rule})"
-            self.summary.transitions.append((t.at, text))
-            self.timeline.emit("layer", t.at, text, layer=int(t.layer), to=t.to_phase.value, rule=t.rule)
-
-    def _show_alerts(self, decision: Decision, now: dt.datetime) -> None:
-        codes = sorted({a.code for a in decision.alerts})
-        text = ", ".join(codes)
-        if text != self._said.get("alerts", ""):
-            self._said["alerts"] = text
-            if codes:
-                first = {a.code: a.message for a in decision.alerts}
-                self.timeline.emit("alert", now, "; ".join(f"{c}: {first[c]}" for c in codes))
-
-    def _say(self, key: str, kind: str, text: str) -> None:
-        """Emit a line only when it differs from the last one under `key` (no repeated lines every cycle)."""
-        if self._said.get(key) != text:
-            self._said[key] = text
-            self.timeline.emit(kind, self.clock.now(), text)
 
     # ------------------------------------------------------------------------------------------------ checks
     def _check_anomalies(self, snapshot: MarketSnapshot, now: dt.datetime, trading: TradingState) -> None:
@@ -864,98 +591,3 @@ class Engine(ModeDispatch):
         self._print_summary()
         if journal is not None:
             journal.close()
-
-    # ------------------------------------------------------------------------------------------------ reporting
-    def _rebuild_ledger(self) -> None:
-        assert self.journal is not None
-        rows = []
-        for rec in self.journal.list_intents():
-            rows += self.journal.fills_for(rec.id)
-        for row in sorted(rows, key=lambda r: r["time"]):
-            self.ledger.add_fill(
-                row["exec_id"], row["contract"] or "", row["side"] or "", row["quantity"], row["price"],
-                row["commission"],
-            )  # fmt: skip
-            self._fills_seen.add(row["exec_id"])
-
-    def _marks(self) -> dict[str, float | None]:
-        decision = self._last_decision
-        if decision is None:
-            return {}
-        snap = decision.record.snapshot
-        marks: dict[str, float | None] = {}
-        for key in self.ledger.open_keys():
-            inst = next((h.instrument for h in snap.hedges if h.instrument.key == key), None)
-            q = snap.quote_for(inst) if inst else None
-            marks[key] = q.value() if q else None
-        return marks
-
-    def _pnl(self) -> dict[str, float | None]:
-        unrealized = self.ledger.unrealized_usd(self._marks())
-        realized = self.ledger.realized_usd - self.ledger.commissions_usd
-        hedge = realized + unrealized if unrealized is not None else None
-        if self._last_decision is not None:
-            values = [s.pnl for s in self._last_decision.record.book.structures]
-            if values and all(v is not None for v in values):
-                self._condor_pnl = sum(values)  # type: ignore[arg-type]
-        condors = self._condor_pnl  # the last known value: after hours some leg quotes are stale
-        net = hedge + condors if hedge is not None and condors is not None else None
-        return {
-            "hedge_realized": realized,
-            "hedge_unrealized": unrealized,
-            "hedge_total": hedge,
-            "harvested": self.ledger.harvested_usd,
-            "condors": condors,
-            "net": net,
-        }
-
-    def _write_status(
-        self, snapshot: MarketSnapshot, record: dict[str, Any], trading: TradingState | None, *, running: bool = True
-    ) -> None:
-        loop_time = asyncio.get_running_loop().time()
-        if running and loop_time - self._status_written < STATUS_EVERY_S:
-            return
-        self._status_written = loop_time
-        assert self.journal is not None
-        trading_rec = self.journal.trading_state()
-        marks = self._marks()
-        hedges = [
-            {
-                "instrument": h.instrument.key,
-                "quantity": h.quantity,
-                "avg_cost": h.avg_cost,
-                "mark": marks.get(h.instrument.key),
-            }
-            for h in snapshot.hedges
-        ]
-        layers = []
-        for row in record.get("state", {}).get("layers", []):
-            rules = [t for t in record.get("transitions", []) if t.get("layer") == row["layer"]]
-            layers.append({**row, "last_rule": rules[-1]["rule"] if rules else None})
-        status = {
-            "updated_at": dt.datetime.now(dt.UTC),
-            "market_time": snapshot.now,
-            "running": running,
-            "pid": os.getpid(),
-            "mode": self.mode,
-            "account": mask_account(self.account.account if self.account else None),
-            "broker": self.broker.state.value if self.broker and running else "closed",
-            "simulator": self.sim.market.info.name if self.sim else None,
-            "trading_state": {"state": trading_rec.state.value, "reason": trading_rec.reason, "by": trading_rec.set_by},
-            "regime": record.get("regime"),
-            "layers": layers,
-            "votes": record.get("votes", []),
-            "book": record.get("book", {}),
-            "hedges": hedges,
-            "hedge_break_evens": record.get("hedge_break_evens"),
-            "pnl": self._pnl(),
-            "in_flight": sorted(self._inflight),
-            "counts": dataclasses.asdict(self.summary) | {"transitions": len(self.summary.transitions)},
-            "alerts": record.get("alerts", []),
-        }
-        if self._io is not None:
-            path = status_path(Path(self.journal.path))
-            self._io.submit("status", functools.partial(write_status_text, path, encode_status(status)))
-
-    def _print_summary(self) -> None:
-        print_summary(self.timeline, self.summary, self.state.layers, self._pnl(), self.clock.now())

@@ -17,6 +17,7 @@ from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance
 from bot.domain.layers import LayerId
 from bot.engine import engine as engine_module
 from bot.engine import hours
+from bot.engine import reporting as reporting_module
 from bot.engine.background_io import BackgroundIO
 from bot.engine.engine import Engine
 from bot.engine.hours import TradingHours
@@ -95,7 +96,7 @@ def test_the_status_file_and_the_journal_checkpoint_are_written_off_the_event_lo
     d = tmp_path / "j"
     d.mkdir(mode=0o700)
     seen: dict[str, list[object]] = {"status": [], "checkpoint": []}
-    real_write, real_checkpoint = engine_module.write_status_text, engine_module.checkpoint_wal
+    real_write, real_checkpoint = reporting_module.write_status_text, engine_module.checkpoint_wal
 
     def write(path, data):
         seen["status"].append(threading.current_thread())
@@ -106,7 +107,7 @@ def test_the_status_file_and_the_journal_checkpoint_are_written_off_the_event_lo
         seen["checkpoint"].append((threading.current_thread(), frames, copied))
         return frames, copied
 
-    monkeypatch.setattr(engine_module, "write_status_text", write)
+    monkeypatch.setattr(reporting_module, "write_status_text", write)
     monkeypatch.setattr(engine_module, "checkpoint_wal", checkpoint)
 
     async def go() -> None:
