@@ -34,12 +34,17 @@ engine's background VIX option subscription (at start, and when the futures move
 to go idle after checkpointing the journal, as a live minute would let them (without the first wait the first hedge
 waited ~0.8 s for a chain still being subscribed; without the second the placeOrder's fsync would flush the pages of
 up to a second of cycles, where live cycles are each followed by a checkpoint). Each sample leaves its
-order working at the end (execution.shutdown_policy=leave) rather than waiting seconds for the cancel.
+order working at the end (execution.shutdown_policy=leave): the figure is taken, and each sample has its own
+simulator and journal.
 
-    python benchmarks/tick_to_order.py [--samples 20] [--sim process|thread] [--no-pin]
+Warm and cold: the `--samples` share this process (after the scan that finds the activation step), so the code of
+the activation path has run before, as in a bot that has hedged once. `--cold-samples` (default 5) each run in a
+fresh bot process: the first hedge a newly started bot sends (cold_p50_ms, cold_max_ms), reported apart.
+
+    python benchmarks/tick_to_order.py [--samples 20] [--cold-samples 5] [--sim process|thread] [--no-pin]
 
 Prints one line per sample on stderr, then one JSON line: p50_ms, p99_ms, max_ms, p50_from_step_ms, p99_from_step_ms,
-samples, sim, pinned, bot_cpu, sim_cpu, activation_at, load_avg_1m.
+cold_samples, cold_p50_ms, cold_max_ms, samples, sim, pinned, bot_cpu, sim_cpu, activation_at, load_avg_1m.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -84,6 +90,7 @@ CYCLE_ROLES = ("vix", "curve")  # a quote change of these lines triggers a cycle
 QUOTE_KEYS = ("bid", "ask", "last", "close")  # the bot's broker passes a tick on only when one of these changed
 CYCLE_WAIT_S = 0.1  # the wait for a cycle a push should trigger (as before; it comes within a ms or two)
 PLACE_WAIT_S = 2.0  # from a cycle that submitted intents to the placeOrder in the orders log
+COLD_SAMPLE_TIMEOUT_S = 120.0  # one fresh bot process: imports, an hour of steps, the sample
 SETTLE_WAIT_S = 30.0  # for the engine's background work (option subscription, disk worker) before a step
 
 
@@ -398,14 +405,55 @@ def _checked(i: int, sample: Sample | None, at: dt.datetime, activation: dt.date
     return sample
 
 
+def _sample(i: int, activation: dt.datetime, d: Path, simulator: Any, sim_cpu: int | None) -> tuple[float, float]:
+    """One sample in this process: (ms from the VIX send, ms from the step) to the placeOrder's receipt."""
+    start, stop = activation - dt.timedelta(hours=1), activation + dt.timedelta(hours=1)
+    at, got = asyncio.run(_run(start, stop, d, simulator, sim_cpu, find=False))
+    sample = _checked(i, got, at, activation)
+    assert sample.vix_sent is not None
+    return (sample.received - sample.vix_sent) * 1000.0, (sample.received - sample.asked) * 1000.0
+
+
+def _cold_sample(i: int, activation: dt.datetime, d: Path, cpus: tuple[int, int] | None) -> tuple[float, float]:
+    """One sample in a fresh bot process (`--one-sample`): the first activation a newly started bot sees, with
+    nothing of the activation path run before in that interpreter (the warm samples share one process)."""
+    bot_cpu, sim_cpu = ("-", "-") if cpus is None else (str(cpus[0]), str(cpus[1]))
+    argv = [sys.executable, __file__, "--one-sample", activation.isoformat(), str(d), sim_cpu, bot_cpu]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=COLD_SAMPLE_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"cold sample {i} failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(figures["from_vix_ms"]), float(figures["from_step_ms"])
+
+
+def _one_sample(argv: list[str]) -> None:
+    """Child side of a cold sample: pin, run one sample against a simulator process, print its figures."""
+    activation, d = dt.datetime.fromisoformat(argv[0]), Path(argv[1])
+    sim_cpu, bot_cpu = (None if a == "-" else int(a) for a in argv[2:4])
+    if bot_cpu is not None:
+        os.sched_setaffinity(0, {bot_cpu})
+    configure_logging("json", "error", stream=io.StringIO())
+    from_vix, from_step = _sample(0, activation, d, _process_sim, sim_cpu)
+    print(json.dumps({"from_vix_ms": from_vix, "from_step_ms": from_step}))
+
+
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--serve-sim":
         configure_logging("json", "error", stream=io.StringIO())
         cpu = None if sys.argv[4] == "-" else int(sys.argv[4])
         asyncio.run(serve_sim(dt.datetime.fromisoformat(sys.argv[2]), Path(sys.argv[3]), cpu))
         return
+    if len(sys.argv) == 6 and sys.argv[1] == "--one-sample":
+        _one_sample(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument(
+        "--cold-samples",
+        type=int,
+        default=5,
+        help="samples each in a fresh bot process (the first activation after a start); 0 to skip",
+    )
     parser.add_argument("--sim", choices=("process", "thread"), default="process")
     parser.add_argument(
         "--pin",
@@ -416,6 +464,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.samples < 1:
         parser.error("--samples must be at least 1")
+    if args.cold_samples < 0:
+        parser.error("--cold-samples must be 0 or more")
+    if args.cold_samples and args.sim != "process":
+        parser.error("--cold-samples needs --sim process (a cold bot process talks to a simulator process)")
     try:
         cpus = _cpus(args.pin, args.sim)
     except ValueError as exc:
@@ -434,16 +486,17 @@ def main() -> None:
         for i in range(args.samples):
             d = root / f"s{i}"
             d.mkdir(mode=0o700)
-            start, stop = activation - dt.timedelta(hours=1), activation + dt.timedelta(hours=1)
-            at, got = asyncio.run(_run(start, stop, d, simulator, sim_cpu, find=False))
-            sample = _checked(i, got, at, activation)
-            assert sample.vix_sent is not None
-            from_vix.append((sample.received - sample.vix_sent) * 1000.0)
-            from_step.append((sample.received - sample.asked) * 1000.0)
-            print(
-                f"sample {i}: {from_vix[-1]:.2f} ms from the VIX send, {from_step[-1]:.2f} ms from the step",
-                file=sys.stderr,
-            )
+            vix_ms, step_ms = _sample(i, activation, d, simulator, sim_cpu)
+            from_vix.append(vix_ms)
+            from_step.append(step_ms)
+            print(f"sample {i}: {vix_ms:.2f} ms from the VIX send, {step_ms:.2f} ms from the step", file=sys.stderr)
+        cold: list[float] = []
+        for i in range(args.cold_samples):
+            d = root / f"cold{i}"
+            d.mkdir(mode=0o700)
+            vix_ms, _ = _cold_sample(i, activation, d, cpus)
+            cold.append(vix_ms)
+            print(f"cold sample {i}: {vix_ms:.2f} ms from the VIX send (a fresh bot process)", file=sys.stderr)
     figures = {
         "benchmark": "tick_to_order",
         "sim": args.sim,
@@ -453,6 +506,9 @@ def main() -> None:
         "max_ms": round(max(from_vix), 3),
         "p50_from_step_ms": round(statistics.median(from_step), 3),
         "p99_from_step_ms": round(_p99(from_step), 3),
+        "cold_samples": len(cold),
+        "cold_p50_ms": round(statistics.median(cold), 3) if cold else None,
+        "cold_max_ms": round(max(cold), 3) if cold else None,
         "pinned": cpus is not None,
         "bot_cpu": cpus[0] if cpus else None,
         "sim_cpu": sim_cpu,
