@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import vx_calendar
 from bot.vx_calendar import business_days_between, contract_code, listed_contract_months, vx_expiry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -49,3 +50,12 @@ def test_rule_matches_every_contract_in_history_since_2005():
         if year >= 2005 and str(vx_expiry(year, month)) != expiry:
             mismatches.append((month_text, expiry, vx_expiry(year, month)))
     assert mismatches == []
+
+
+def test_preload_builds_the_session_table_once_so_the_first_hedge_does_not() -> None:
+    vx_calendar._session_ordinals.cache_clear()
+    vx_calendar.preload()
+    assert vx_calendar._session_ordinals.cache_info().currsize == 1
+    before = vx_calendar._session_ordinals.cache_info().misses
+    assert vx_calendar.business_days_between(dt.date(2025, 1, 28), dt.date(2025, 2, 19)) == 15
+    assert vx_calendar._session_ordinals.cache_info().misses == before

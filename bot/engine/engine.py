@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bot import vx_calendar
 from bot.account_guard import AccountDecision, mask_account, require_account
 from bot.broker.errors import BrokerError, NotConnectedError
 from bot.broker.facade import Broker, BrokerTuning
@@ -216,6 +217,7 @@ class Engine(MarketWiring, Reporting, ModeDispatch):
         self._trigger = "start"
         if self.mode in ("paper", "live", "approval"):
             self._adopt_recovered(now)
+        vx_calendar.preload()
         gc.collect()  # then freeze: the long-lived start-up objects (calendars, histories, library state) leave the
         gc.freeze()  # collector's generations, so full collections on the tick-to-order path no longer rescan them
 
