@@ -435,8 +435,12 @@ class Engine(MarketWiring, Reporting, ModeDispatch):
             log.exception("decide failed")
             journal.record_event("engine_error", f"decide failed: {exc!r}", "decide_failed")
             return
-        record = decision.record.to_dict()  # the journal writes it as strict JSON (NaN -> null)
-        cycle_id = journal.record_cycle(self.mode, trigger, now, record)
+        if decision.intents and self.mode in ("paper", "live"):  # orders first, the full record right after them
+            record = None
+            cycle_id = journal.record_cycle(self.mode, trigger, now, decision.record.provisional_dict())
+        else:
+            record = decision.record.to_dict()  # the journal writes it as strict JSON (NaN -> null)
+            cycle_id = journal.record_cycle(self.mode, trigger, now, record)
         self.summary.cycles += 1
         self.state = decision.state
         self._last_decision = decision
@@ -451,13 +455,30 @@ class Engine(MarketWiring, Reporting, ModeDispatch):
             await self._trading_mode(intents, snapshot, cycle_id, now, trading.state)
         else:
             self._dry_run(intents, snapshot, cycle_id, now, trading.state)
-        # after this cycle's executions have started: building the status must not delay their first request
-        asyncio.get_running_loop().call_soon(self._after_cycle, snapshot, record, trading.state)
+        # after this cycle's executions have started: the full record and the status must not delay their first request
+        pending = cycle_id if record is None else None
+        asyncio.get_running_loop().call_soon(self._after_cycle, snapshot, decision, record, pending, trading.state)
 
-    def _after_cycle(self, snapshot: MarketSnapshot, record: dict[str, Any], trading: TradingState) -> None:
-        """Housekeeping, on the worker thread: the status file, and a WAL checkpoint at most every
-        CHECKPOINT_EVERY_S. The checkpoint syncs what the cycles wrote (without fsync) and lets the WAL be reused,
-        so the one fsync before a placeOrder flushes that order's own pages, not minutes of cycles."""
+    def _after_cycle(
+        self,
+        snapshot: MarketSnapshot,
+        decision: Decision,
+        record: dict[str, Any] | None,
+        pending_cycle: int | None,
+        trading: TradingState,
+    ) -> None:
+        """After a cycle's first orders are out: the full decision record of a cycle that sent (`pending_cycle`,
+        journaled before as provisional), then housekeeping on the worker thread: the status file, and a WAL
+        checkpoint at most every CHECKPOINT_EVERY_S. The checkpoint syncs what the cycles wrote (without fsync) and
+        lets the WAL be reused, so the one fsync before a placeOrder flushes that order's own pages, not minutes of
+        cycles."""
+        if record is None:
+            record = decision.record.to_dict()
+        if pending_cycle is not None and self.journal is not None:
+            try:
+                self.journal.complete_decision(pending_cycle, record)
+            except JournalError as exc:  # the provisional record stays: its state is what a restart needs
+                log.error("journal could not complete the decision record", cycle=pending_cycle, error=repr(exc))
         self._write_status(snapshot, record, trading)
         loop_time = asyncio.get_running_loop().time()
         if self._io is not None and self.journal is not None and loop_time - self._checkpointed >= CHECKPOINT_EVERY_S:

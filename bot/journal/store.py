@@ -234,6 +234,15 @@ class Journal:
             )
             return cycle_id
 
+    def complete_decision(self, cycle_id: int, record: Mapping[str, Any]) -> None:
+        """Replace a cycle's provisional decision record (`complete: false`, see DecisionRecord.provisional_dict)
+        with the full one. A process killed in between leaves the provisional record: its state is still what a
+        restart restores, and the cycle's intents and orders are journaled on their own."""
+        with self._write(durable=False) as c:
+            cur = c.execute("UPDATE decisions SET record = ? WHERE cycle_id = ?", (_json(record), cycle_id))
+            if cur.rowcount != 1:
+                raise JournalError(f"cycle {cycle_id} has no decision record to complete (found {cur.rowcount})")
+
     def last_decision(self) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT record FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
         return json.loads(row["record"]) if row else None

@@ -13,14 +13,17 @@ import threading
 from types import SimpleNamespace
 
 from bot.config import AppConfig
+from bot.decision import DecisionRecord
 from bot.domain.intents import HedgeInstrument, HedgeKind, Intent, PriceGuidance, Side
 from bot.domain.layers import LayerId
+from bot.domain.state import StrategyState
 from bot.engine import engine as engine_module
 from bot.engine import hours
 from bot.engine import reporting as reporting_module
 from bot.engine.background_io import BackgroundIO
 from bot.engine.engine import Engine
 from bot.engine.hours import TradingHours
+from bot.engine.state_codec import restore_state
 from bot.engine.status import read_status, status_path
 from bot.engine.timeline import Timeline
 from bot.execution import ExecutionOutcome, OutcomeKind
@@ -119,8 +122,8 @@ def test_the_status_file_and_the_journal_checkpoint_are_written_off_the_event_lo
             for i in range(20):
                 engine.journal.record_cycle("paper", "test", T, {"i": i, "pad": "x" * 2000})
             snapshot = SimpleNamespace(hedges=(), now=T)
-            engine._after_cycle(snapshot, {"regime": "calm"}, TradingState.ACTIVE)  # type: ignore[arg-type]
-            engine._after_cycle(snapshot, {"regime": "calm"}, TradingState.ACTIVE)  # type: ignore[arg-type]
+            engine._after_cycle(snapshot, None, {"regime": "calm"}, None, TradingState.ACTIVE)  # type: ignore[arg-type]
+            engine._after_cycle(snapshot, None, {"regime": "calm"}, None, TradingState.ACTIVE)  # type: ignore[arg-type]
             assert engine._io.close()
         finally:
             engine.journal.close()
@@ -132,3 +135,70 @@ def test_the_status_file_and_the_journal_checkpoint_are_written_off_the_event_lo
     thread, frames, copied = seen["checkpoint"][0]  # type: ignore[misc]
     assert thread is not loop_thread and frames > 0 and copied == frames
     assert read_status(status_path(d / "alvh.sqlite"))["regime"] == "calm"
+
+
+class _SendingDecision:
+    """A decision that plans one trade: just what Engine._run_cycle reads of it."""
+
+    def __init__(self, intent: Intent) -> None:
+        self.intents = (intent,)
+        self.state = StrategyState()
+        self.record = _Record(self.state)
+        self.alerts = ()
+
+
+class _Record:
+    provisional_dict = DecisionRecord.provisional_dict  # the real method, on this record's fields
+
+    def __init__(self, state: StrategyState) -> None:
+        self.at, self.state_after, self.transitions = T, state, ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {"at": T.isoformat(), "votes": [0.9], "state": self.state_after.to_dict()}
+
+
+class DecisionWatchingExecutor:
+    """Notes the journal's last decision record as its execution starts."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.seen: list[dict | None] = []
+
+    async def execute(self, intent: Intent) -> ExecutionOutcome:
+        self.seen.append(self.journal.last_decision())
+        return ExecutionOutcome(intent.id, OutcomeKind.FILLED, 1.0, 1.0, 17.1, 1, "test")
+
+
+def test_a_cycle_that_sends_journals_its_state_before_the_order_and_its_full_record_right_after(
+    tmp_path, monkeypatch
+) -> None:
+    d = tmp_path / "j"
+    d.mkdir(mode=0o700)
+    decision = _SendingDecision(_intent("alvh-a", dt.date(2025, 2, 19)))
+    monkeypatch.setattr(engine_module, "decide", lambda *args: decision)
+    monkeypatch.setattr(engine_module, "build_snapshot", lambda *args: SimpleNamespace(hedges=(), now=T))
+
+    async def go() -> tuple[DecisionWatchingExecutor, dict | None]:
+        engine = Engine(
+            AppConfig(), mode="paper", timeline=Timeline(io.StringIO()), clock=SimpleNamespace(now=lambda: T)
+        )
+        engine.journal = Journal.open(d / "alvh.sqlite")
+        try:
+            engine.broker = SimpleNamespace(is_ready=True)  # type: ignore[assignment]
+            engine.executor = executor = DecisionWatchingExecutor(engine.journal)  # type: ignore[assignment]
+            monkeypatch.setattr(engine, "_positions", lambda: [])
+            for name in ("_net_liquidation", "_maybe_refresh_options", "_check_anomalies"):
+                monkeypatch.setattr(engine, name, lambda *args: None)
+            engine._accepted = lambda group, *args: list(group)  # type: ignore[method-assign]
+            await engine._run_cycle("tick:vix")
+            await asyncio.gather(*engine._tasks)
+            await asyncio.sleep(0)  # the after-cycle callback
+            return executor, engine.journal.last_decision()
+        finally:
+            engine.journal.close()
+
+    executor, after = asyncio.run(go())
+    (during,) = executor.seen
+    assert during is not None and during["complete"] is False
+    assert restore_state(during) == decision.state  # a restart at this point restores the new state
+    assert after == decision.record.to_dict()

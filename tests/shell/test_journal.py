@@ -284,6 +284,18 @@ def test_a_cycle_and_its_decision_are_written_together(journal: Journal):
     assert journal._conn.execute("SELECT COUNT(*) FROM cycles").fetchone()[0] == 2  # nothing half-written
 
 
+def test_a_provisional_decision_record_is_completed_in_place(journal: Journal):
+    provisional = {"version": 1, "complete": False, "state": {"layers": []}}
+    cycle = journal.record_cycle("paper", "tick:vix", T0, provisional)
+    later = journal.record_cycle("paper", "periodic", T0 + dt.timedelta(minutes=1), {"votes": [0.5]})
+    journal.complete_decision(cycle, {"votes": [float("nan")], "state": {"layers": [1]}})
+    records = [json.loads(r[0]) for r in journal._conn.execute("SELECT record FROM decisions ORDER BY cycle_id")]
+    assert records == [{"votes": [None], "state": {"layers": [1]}}, {"votes": [0.5]}]  # same row, same order
+    assert journal.last_decision() == {"votes": [0.5]} and later > cycle
+    with pytest.raises(JournalError, match="no decision record to complete"):
+        journal.complete_decision(later + 1, {"votes": []})
+
+
 def test_naive_timestamps_are_refused(journal: Journal):
     with pytest.raises(JournalError, match="naive"):
         journal.start_cycle("paper", "tick", market_time=dt.datetime(2026, 3, 4, 15))
