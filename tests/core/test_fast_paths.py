@@ -128,6 +128,15 @@ def test_a_call_chain_rejects_bad_blocks() -> None:
 # ---- signal caches stepped over the next day's bar -------------------------------------------------------------
 
 
+def _random_market(seed: int) -> tuple[tuple[dt.date, ...], np.ndarray, np.ndarray]:
+    """Two years of sessions with a random-walk VIX and VIX/VIX3M ratio (the same draws for the same seed)."""
+    rng = np.random.default_rng(seed)
+    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
+    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
+    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    return days, vix, ratio
+
+
 def _day_inputs(days: tuple[dt.date, ...], vix: np.ndarray, ratio: np.ndarray, k: int, first: int = 0) -> SignalInputs:
     """Inputs at 16:15 New York on days[k]: bars first..k-1 as history, bar k as the live quotes."""
     now = dt.datetime.combine(days[k], dt.time(21, 15), dt.UTC)
@@ -147,10 +156,7 @@ def _day_inputs(days: tuple[dt.date, ...], vix: np.ndarray, ratio: np.ndarray, k
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000))
 def test_caches_stepped_day_by_day_equal_full_recomputation(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
-    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
-    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    days, vix, ratio = _random_market(seed)
     memory = SignalMemory()
     for k in range(300, 360):
         inp = _day_inputs(days, vix, ratio, k)
@@ -182,10 +188,7 @@ def test_the_next_day_steps_the_cache_and_another_history_recomputes(monkeypatch
 
     monkeypatch.setattr(indicators, "wilder_state", count_rsi)
     monkeypatch.setattr(evaluate, "_macd_cache", count_macd)
-    rng = np.random.default_rng(7)
-    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
-    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
-    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    days, vix, ratio = _random_market(7)
     memory = SignalMemory()
     for k in range(300, 310):  # one full computation, then one step a day
         _, memory = evaluate_signals(_day_inputs(days, vix, ratio, k), memory, SignalSettings())
@@ -224,10 +227,7 @@ def test_the_live_macd_step_reused_as_the_next_bar_equals_a_fresh_step(
         return real_z(window)
 
     monkeypatch.setattr(indicators, "zscore_last", count_z)
-    rng = np.random.default_rng(11)
-    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
-    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
-    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    days, vix, ratio = _random_market(11)
     memory = SignalMemory()
     for k in range(300, 330):
         inp = _day_inputs(days, vix, ratio, k)
@@ -601,10 +601,7 @@ def test_votes_from_quotes_checked_once_equal_each_vote_checking_its_own(
     from bot.signals.evaluate import term_structure, ts_macd, vix_level, vix_level_tail, vix_rsi
     from bot.signals.sessions import session_date
 
-    rng = np.random.default_rng(3)
-    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
-    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
-    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    days, vix, ratio = _random_market(3)
     inp = _day_inputs(days, vix, ratio, 320)
     inp = dataclasses.replace(
         inp,
@@ -659,10 +656,7 @@ def test_cached_session_counts_equal_the_uncached_ones(a: dt.date, b: dt.date) -
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, 0.0, -1.0])
 def test_with_a_cache_only_the_new_bars_are_checked_and_a_bad_one_still_abstains(bad: float) -> None:
-    rng = np.random.default_rng(5)
-    days = sessions_in(dt.date(2016, 1, 4), dt.date(2017, 12, 29))
-    vix = 12 + np.abs(np.cumsum(rng.normal(0, 1, len(days))))
-    ratio = 0.9 + np.cumsum(rng.normal(0, 0.01, len(days))).clip(-0.3, 0.3)
+    days, vix, ratio = _random_market(5)
     memory = SignalMemory()
     for k in range(300, 305):
         _, memory = evaluate_signals(_day_inputs(days, vix, ratio, k), memory, SignalSettings())
