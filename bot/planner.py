@@ -497,7 +497,7 @@ def apply_intents(hedges: Iterable[HedgePosition], intents: Iterable[Intent]) ->
     """The hedge book after every intent filled in full (for tests, dry runs and the backtest)."""
     held = held_positions(hedges)
     for i in intents:
-        held[i.instrument] = held.get(i.instrument, 0) + (i.quantity if i.side is Side.BUY else -i.quantity)
+        held[i.instrument] = held.get(i.instrument, 0) + i.side.signed(i.quantity)
     return tuple(HedgePosition(inst, q) for inst, q in sorted(held.items(), key=lambda kv: kv[0].key) if q != 0)
 
 

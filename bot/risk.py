@@ -156,7 +156,7 @@ def check_intent(intent: Intent, ctx: RiskContext, settings: RiskSettings) -> Ri
         return RiskDecision(tuple(out))
 
     kind = intent.instrument.kind
-    signed = intent.quantity if intent.side is Side.BUY else -intent.quantity
+    signed = intent.side.signed(intent.quantity)
     held = int(ctx.positions.get(intent.instrument.key, 0))
     after = held + signed
     cap = position_cap(kind, settings, ctx.mode)
@@ -416,8 +416,7 @@ class AnomalyMonitor:
         self._expected = {k: int(v) for k, v in positions.items() if v}
 
     def on_fill(self, instrument_key: str, side: Side, quantity: int) -> None:
-        signed = quantity if side is Side.BUY else -quantity
-        self._expected[instrument_key] = self._expected.get(instrument_key, 0) + signed
+        self._expected[instrument_key] = self._expected.get(instrument_key, 0) + side.signed(quantity)
 
     @property
     def expected(self) -> dict[str, int]:

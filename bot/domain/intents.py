@@ -14,6 +14,10 @@ class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
+    def signed(self, quantity: int) -> int:
+        """`quantity` as a change of position: positive for a buy, negative for a sell."""
+        return quantity if self is Side.BUY else -quantity
+
 
 class HedgeKind(StrEnum):
     VX = "VX"  # Cboe VIX future, $1000/pt (IB: Future symbol VIX, exchange CFE, tradingClass VX)

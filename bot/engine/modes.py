@@ -80,9 +80,8 @@ class ModeDispatch:
             if rec is None:
                 continue
             left = max(0, int(rec.content["quantity"]) - round(rec.filled_qty))
-            signed = left if rec.content["side"] == Side.BUY.value else -left
             key = rec.content["instrument"]["key"]
-            out[key] = out.get(key, 0) + signed
+            out[key] = out.get(key, 0) + Side(rec.content["side"]).signed(left)
         return out
 
     def _accepted(
@@ -106,8 +105,8 @@ class ModeDispatch:
             decision = check_intent(intent, ctx, self.config.risk)
             if decision.accepted:
                 out.append(intent)
-                signed = intent.quantity if intent.side is Side.BUY else -intent.quantity
-                pending[intent.instrument.key] = pending.get(intent.instrument.key, 0) + signed
+                key = intent.instrument.key
+                pending[key] = pending.get(key, 0) + intent.side.signed(intent.quantity)
                 self._said.pop(f"deny:{intent.id}", None)
                 continue
             codes = ",".join(c.value for c in decision.codes)
